@@ -1,0 +1,1 @@
+"""The spiking language model: configuration, integer golden model, training, evaluation."""

@@ -1,0 +1,169 @@
+"""Training: surrogate-gradient BPTT (float, then quantization-aware), export to integers."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig, TrainConfig
+from .errors import ModelError
+from .surrogate import SurrogateSNN
+
+__all__ = ["random_targets", "train_surrogate", "stream_batches", "surrogate_bpc"]
+
+LN2 = math.log(2.0)
+
+
+def random_targets(neurons: int, fanout: int, generator: torch.Generator) -> torch.Tensor:
+    """``(N, F)`` distinct, sorted, non-self targets per source (self allowed if F == N)."""
+    rows = []
+    for s in range(neurons):
+        scores = torch.rand(neurons, generator=generator)
+        if fanout < neurons:
+            scores[s] = 2.0  # never chosen: no self-connection
+        rows.append(torch.sort(torch.argsort(scores)[:fanout]).values)
+    if not rows or fanout == 0:
+        return torch.zeros(neurons, 0, dtype=torch.int64)
+    return torch.stack(rows)
+
+
+def stream_batches(ids: np.ndarray, batch: int, seq_len: int):
+    """Yield ``(x, y)`` of shape ``(batch, seq_len)``: ``batch`` contiguous streams, in order."""
+    per = (len(ids) - 1) // batch
+    data = torch.from_numpy(ids[: per * batch + 1].astype(np.int64))
+    x_all = data[:-1].view(batch, per) if per * batch + 1 == len(data) else None
+    x_all = torch.stack([data[i * per : (i + 1) * per] for i in range(batch)])
+    y_all = torch.stack([data[i * per + 1 : (i + 1) * per + 1] for i in range(batch)])
+    for j in range(0, per - seq_len + 1, seq_len):
+        yield x_all[:, j : j + seq_len], y_all[:, j : j + seq_len]
+
+
+@torch.no_grad()
+def surrogate_bpc(net: SurrogateSNN, ids: np.ndarray, *, streams: int = 16, seq_len: int = 128,
+                  readout_mask: str = "hybrid") -> tuple[float, float]:
+    """Quick BPC estimate: ``streams`` contiguous streams, each starting from rest."""
+    state = net.init_state(streams)
+    tot, n, rate_sum, k = 0.0, 0, 0.0, 0
+    for x, y in stream_batches(ids, streams, seq_len):
+        logits, state, rate = net(x, state, readout_mask=readout_mask)
+        tot += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                               reduction="sum").item()
+        n += y.numel()
+        rate_sum += rate.item()
+        k += 1
+    return tot / max(n, 1) / LN2, rate_sum / max(k, 1)
+
+
+def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
+                    val_ids: np.ndarray, vocab_size: int, *, log=print, progress=None):
+    """Train and return the surrogate network (in QAT mode if ``qat_minutes > 0``).
+
+    The recurrent mask is drawn from ``tcfg.seed``. With ``recipe == "reservoir"`` only the
+    readout is trained (the original recipe); input and recurrent weights stay random.
+    """
+    need = tcfg.batch * (tcfg.seq_len + 1) + 1
+    if len(train_ids) < need:
+        raise ModelError(f"training text has {len(train_ids)} characters; batch {tcfg.batch} x "
+                         f"seq_len {tcfg.seq_len} needs at least {need}")
+    torch.manual_seed(tcfg.seed)
+    g = torch.Generator().manual_seed(tcfg.seed)
+    targets = random_targets(cfg.neurons, cfg.fanout, g)
+    net = SurrogateSNN(cfg, vocab_size, targets, init_scale=tcfg.init_scale, generator=g)
+    net.slope = tcfg.surrogate_slope
+    # unigram prior as the initial bias
+    counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64) + 1.0
+    with torch.no_grad():
+        net.b_real.copy_(torch.from_numpy(np.log(counts / counts.sum())).float())
+    if tcfg.recipe == "reservoir":
+        net.p_in.requires_grad_(False)
+        net.p_rec.requires_grad_(False)
+    val_sub = val_ids[: min(len(val_ids), 16 * 128 * 8)]
+    phases = [("float", tcfg.float_minutes, tcfg.lr), ("qat", tcfg.qat_minutes, tcfg.lr_qat)]
+    history = []
+    step = 0
+    for mode, minutes, lr in phases:
+        if minutes <= 0:
+            continue
+        net.mode = mode
+        if mode == "qat":
+            log(f"readout scale: logit_frac_bits = {net.choose_logit_frac_bits()}")
+        params = [p for p in net.parameters() if p.requires_grad]
+        readout = {id(p) for p in (net.p_cnt, net.p_mem, net.b_real)}
+        groups = [
+            {"params": [p for p in params if id(p) not in readout], "scale": 1.0},
+            {"params": [p for p in params if id(p) in readout], "scale": tcfg.readout_lr_scale},
+        ]
+        opt = torch.optim.Adam([g for g in groups if g["params"]], lr=lr)
+        deadline = time.monotonic() + 60.0 * minutes
+        t0 = time.monotonic()
+        state = net.init_state(tcfg.batch)
+        epoch = 0
+        k = 0
+        done = False
+        while not done:
+            for x, y in stream_batches(train_ids, tcfg.batch, tcfg.seq_len):
+                frac = min(1.0, (time.monotonic() - t0) / (60.0 * minutes))
+                k += 1
+                for group in opt.param_groups:  # warm-up, then cosine decay over the budget
+                    group["lr"] = lr * group["scale"] * min(1.0, k / 50) * (
+                        0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+                logits, state, rate = net(x, state)
+                state = net.detach_state(state)
+                ce = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
+                loss = ce + tcfg.rate_penalty * F.relu(rate - tcfg.rate_target) ** 2 * 100
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                with torch.no_grad():
+                    net.p_rec.mul_(net.mask)
+                step += 1
+                if progress is not None:
+                    progress(mode, frac, ce.item() / LN2, rate.item())
+                if step % tcfg.eval_every == 0:
+                    bpc, vrate = surrogate_bpc(net, val_sub)
+                    history.append((mode, step, bpc, vrate))
+                    log(f"[{mode}] step {step} epoch {epoch} train {ce.item() / LN2:.3f} "
+                        f"val~ {bpc:.3f} rate {vrate:.3f} ({time.monotonic() - t0:.0f}s)")
+                if time.monotonic() >= deadline or (tcfg.max_steps and step >= tcfg.max_steps):
+                    done = True
+                    break
+            epoch += 1
+    net.history = history
+    return net
+
+
+def with_mode(cfg: ModelConfig, **kw) -> ModelConfig:
+    return replace(cfg, **kw)
+
+
+def export_config(net: SurrogateSNN) -> ModelConfig:
+    """The trained model's configuration: the training one with the chosen logit scale."""
+    return replace(net.cfg, logit_frac_bits=net.logit_frac_bits)
+
+
+def export_weights(net: SurrogateSNN):
+    """Round the surrogate's weights to the integer model's (what QAT mode computes with)."""
+    from .modelfile import IntWeights
+
+    mode = net.mode
+    net.mode = "qat"
+    with torch.no_grad():
+        w_in, w_rec, w_cnt, w_mem, b = (t.round().to(torch.int64) for t in net.int_weights())
+    net.mode = mode
+    targets = net.targets
+    rec_w = torch.gather(w_rec, 1, targets) if targets.shape[1] else targets
+    return IntWeights(
+        w_in=w_in.numpy().astype(np.int8),
+        leak=net.leak.numpy().astype(np.uint8),
+        rec_targets=targets.numpy().astype(np.uint16),
+        rec_weights=rec_w.numpy().astype(np.int8),
+        w_cnt=w_cnt.numpy().astype(np.int16),
+        w_mem=w_mem.numpy().astype(np.int16),
+        bias=b.numpy().astype(np.int32),
+    )

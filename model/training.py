@@ -1,0 +1,88 @@
+"""``snnfpga train``: train the surrogate, export to the integer model, report both BPCs."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import ExperimentConfig, load_config
+from .data import Vocabulary, read_text, split_text
+from .evaluate import evaluate
+from .modelfile import SpikingModel, save_model
+from .surrogate import SurrogateSNN
+from .train import export_config, export_weights, train_surrogate
+
+__all__ = ["default_config_path", "run_training", "surrogate_stream_bpc"]
+
+
+def default_config_path() -> Path:
+    return Path(str(resources.files("snnfpga.model").joinpath("configs", "default.yaml")))
+
+
+@torch.no_grad()
+def surrogate_stream_bpc(net: SurrogateSNN, ids: np.ndarray, chunk: int = 1024) -> float:
+    """BPC of the surrogate over ``ids`` as one stream from rest (the integer model's protocol)."""
+    x = torch.from_numpy(ids.astype(np.int64)).view(1, -1)
+    state = net.init_state(1)
+    nll = 0.0
+    for j in range(0, x.shape[1] - 1, chunk):
+        xs = x[:, j : min(j + chunk, x.shape[1] - 1)]
+        ys = x[:, j + 1 : j + 1 + xs.shape[1]]
+        logits, state, _ = net(xs, state)
+        nll -= torch.log_softmax(logits.double(), -1).gather(2, ys.unsqueeze(-1)).sum().item()
+    return nll / max(x.shape[1] - 1, 1) / math.log(2.0)
+
+
+def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, minutes=None,
+                 seed=None, log=print, threads=None) -> SpikingModel:
+    """Train on the first 90 % of ``text_path``; write the integer model to ``out``.
+
+    ``minutes`` rescales the configured float and QAT budgets to that total.
+    """
+    exp: ExperimentConfig = load_config(config_path or default_config_path())
+    tcfg = exp.train
+    if recipe is not None:
+        tcfg = replace(tcfg, recipe=recipe)
+    if seed is not None:
+        tcfg = replace(tcfg, seed=seed)
+    if minutes is not None:
+        total = tcfg.float_minutes + tcfg.qat_minutes
+        tcfg = replace(tcfg, float_minutes=minutes * tcfg.float_minutes / total,
+                       qat_minutes=minutes * tcfg.qat_minutes / total)
+    if threads:
+        torch.set_num_threads(threads)
+    text = read_text(text_path)
+    vocab = Vocabulary.from_text(text)
+    train_ids = vocab.encode(split_text(text, "train"))
+    val_text = split_text(text, "val")
+    val_ids = vocab.encode(val_text)
+    log(f"training on {len(train_ids)} characters of {text_path}, vocabulary {len(vocab)}, "
+        f"recipe {tcfg.recipe}, {tcfg.float_minutes:.1f} + {tcfg.qat_minutes:.1f} min")
+    t0 = time.monotonic()
+    net = train_surrogate(exp.model, tcfg, train_ids, val_ids, len(vocab), log=log)
+    train_s = time.monotonic() - t0
+    net.mode = "float"
+    float_bpc = surrogate_stream_bpc(net, val_ids)
+    if tcfg.qat_minutes <= 0:  # no QAT phase chose the readout scale yet
+        net.choose_logit_frac_bits()
+    cfg = export_config(net)
+    model = SpikingModel(cfg, vocab, export_weights(net))
+    rep = evaluate(model, val_text)
+    meta = {
+        "trained_on": Path(text_path).name, "recipe": tcfg.recipe, "seed": tcfg.seed,
+        "train_seconds": round(train_s), "float_val_bpc": round(float_bpc, 4),
+        "int_val_bpc": round(rep.bpc, 4), "val_firing_rate": round(rep.firing_rate, 4),
+        "train_config": {k: getattr(tcfg, k) for k in tcfg.__dataclass_fields__},
+    }
+    model = SpikingModel(cfg, vocab, model.weights, meta)
+    save_model(model, out)
+    log(f"float surrogate val BPC {float_bpc:.4f}; integer model val BPC {rep.bpc:.4f} "
+        f"(gap {rep.bpc - float_bpc:+.4f}); firing rate {100 * rep.firing_rate:.2f} %")
+    log(f"wrote {out}")
+    return model

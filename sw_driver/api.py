@@ -1,0 +1,81 @@
+"""The public API: load a model, generate text on a back-end, evaluate, train.
+
+Back-ends: ``"golden"`` (the integer model on the CPU). The simulated and real boards
+(``"sim"``, ``"board"``) speak the same counters and characters once the driver lands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from ..model.errors import ModelError
+from ..model.golden import GoldenModel
+from ..model.modelfile import SpikingModel, load_model
+
+__all__ = ["BACKENDS", "default_model_path", "load", "generate", "generate_stream"]
+
+BACKENDS = ("golden",)
+
+
+def default_model_path() -> Path:
+    """Path of the shipped default model (trained on tinyshakespeare's training split)."""
+    return Path(str(resources.files("snnfpga.model").joinpath("default.snnm")))
+
+
+def load(model: str | Path | SpikingModel | None = None) -> SpikingModel:
+    """Return ``model`` itself, the model file at that path, or the default model for ``None``."""
+    if isinstance(model, SpikingModel):
+        return model
+    if model is None:
+        return load_model(default_model_path())
+    if isinstance(model, (str, Path)):
+        return load_model(model)
+    raise ModelError(f"model must be a path, a SpikingModel or None, not {type(model).__name__}")
+
+
+def generate_stream(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8,
+                    seed: int = 0, backend: str = "golden",
+                    model: str | Path | SpikingModel | None = None,
+                    counters: dict | None = None) -> Iterator[str]:
+    """Yield the generated characters one at a time (see :func:`generate`)."""
+    if backend not in BACKENDS:
+        raise ModelError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if not isinstance(prompt, str):
+        raise ModelError(f"prompt must be a string, not {type(prompt).__name__}")
+    m = load(model)
+    ids = m.vocab.encode(prompt)
+    gm = GoldenModel(m)
+    chars = m.vocab.chars
+    for i in gm.generate(ids, max_new_tokens, temperature=temperature, seed=seed,
+                         totals=counters):
+        yield chars[i]
+
+
+def generate(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8,
+             seed: int = 0, backend: str = "golden",
+             model: str | Path | SpikingModel | None = None,
+             counters: dict | None = None) -> str:
+    """Continue ``prompt`` by ``max_new_tokens`` characters and return them.
+
+    Parameters
+    ----------
+    prompt : str
+        At least one character, all in the model's vocabulary.
+    max_new_tokens : int
+        Characters to generate.
+    temperature : float
+        0 for argmax; otherwise Gumbel-max sampling at this temperature (step 2**-8).
+    seed : int
+        Seed of the sampler's LFSR; the same seed gives the same text on every back-end.
+    backend : str
+        ``"golden"``.
+    model : path, SpikingModel or None
+        The model to run; ``None`` is the shipped default model.
+    counters : dict, optional
+        If given, receives the summed counters: tokens, spikes, syn_events, readout_ops.
+    """
+    return "".join(generate_stream(prompt, max_new_tokens=max_new_tokens,
+                                   temperature=temperature, seed=seed, backend=backend,
+                                   model=model, counters=counters))

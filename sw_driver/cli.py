@@ -1,0 +1,158 @@
+"""The ``snnfpga`` command line: generate, train, eval, info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..model.errors import SnnfpgaError
+
+__all__ = ["main"]
+
+
+def _progress(total: int, desc: str, unit: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
+                dynamic_ncols=True, leave=False)
+
+
+def _cmd_generate(args) -> int:
+    from .api import generate_stream
+
+    counters: dict = {}
+    t0 = time.perf_counter()
+    sys.stdout.write(args.prompt)
+    sys.stdout.flush()
+    n = 0
+    for ch in generate_stream(args.prompt, max_new_tokens=args.max_new_tokens,
+                              temperature=args.temperature, seed=args.seed,
+                              backend=args.backend, model=args.model, counters=counters):
+        sys.stdout.write(ch)
+        sys.stdout.flush()
+        n += 1
+    sys.stdout.write("\n")
+    dt = time.perf_counter() - t0
+    if args.stats:
+        tok = max(counters.get("tokens", 0), 1)
+        print(f"[{args.backend}] {n} characters in {dt:.2f} s; per character fed: "
+              f"{counters['spikes'] / tok:.1f} spikes, {counters['syn_events'] / tok:.1f} "
+              f"synaptic events, {counters['readout_ops'] / tok:.1f} readout MACs",
+              file=sys.stderr)
+    return 0
+
+
+def _load_eval_text(args):
+    from ..model.data import read_text, split_text
+
+    return split_text(read_text(args.text), args.split)
+
+
+def _cmd_eval(args) -> int:
+    from ..model.evaluate import evaluate
+    from .api import load
+
+    model = load(args.model)
+    text = _load_eval_text(args)
+    bar = _progress(len(text), f"eval ({args.split})", "char")
+    done = [0]
+
+    def progress(k):
+        bar.update(k - done[0])
+        done[0] = k
+
+    t0 = time.perf_counter()
+    rep = evaluate(model, text, progress=progress)
+    bar.close()
+    dt = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({**rep.as_dict(), "seconds": dt}, indent=2))
+    else:
+        print(f"model: {args.model or 'default'}   text: {args.text} ({args.split} split)")
+        print("\n".join(rep.lines()))
+        print(f"evaluation time      {dt:.1f} s ({rep.chars / dt:.0f} characters/s)")
+    return 0
+
+
+def _cmd_train(args) -> int:
+    from ..model.training import run_training
+
+    run_training(text_path=args.text, config_path=args.config, out=args.out,
+                 recipe=args.recipe, minutes=args.minutes, seed=args.seed, log=print)
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from ..model.resources import memory_report
+    from .api import load
+
+    model = load(args.model)
+    cfg = model.config
+    print(f"model: {args.model or 'default'}")
+    print(f"vocabulary: {len(model.vocab)} characters")
+    for k, v in cfg.to_dict().items():
+        print(f"  {k:22s} {v}")
+    for k, v in sorted(model.meta.items()):
+        print(f"  meta.{k:17s} {v}")
+    print()
+    print("\n".join(memory_report(cfg, len(model.vocab))))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snnfpga", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="continue a prompt with the spiking language model")
+    g.add_argument("prompt", help="text to continue (characters of the model's vocabulary)")
+    g.add_argument("-n", "--max-new-tokens", type=int, default=200)
+    g.add_argument("-t", "--temperature", type=float, default=0.8,
+                   help="0 for argmax; sampling temperature otherwise (default 0.8)")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--backend", default="golden", help="golden (default)")
+    g.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    g.add_argument("--stats", action="store_true", help="print counters to stderr")
+    g.set_defaults(func=_cmd_generate)
+
+    e = sub.add_parser("eval", help="bits per character and sparsity on a text, streaming")
+    e.add_argument("--text", required=True, help="UTF-8 text file")
+    e.add_argument("--model", default=None)
+    e.add_argument("--split", default="val", choices=["val", "train", "all"],
+                   help="part of the text: last 10 %% (val, default), first 90 %%, or all")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_cmd_eval)
+
+    t = sub.add_parser("train", help="train a model on the first 90 %% of a text and export it")
+    t.add_argument("--text", required=True, help="UTF-8 text file")
+    t.add_argument("--config", default=None, help="YAML configuration (default: shipped)")
+    t.add_argument("--out", default="model.snnm", help="model file to write")
+    t.add_argument("--recipe", choices=["trained", "reservoir"], default=None,
+                   help="trained (BPTT, default) or reservoir (readout trained alone)")
+    t.add_argument("--minutes", type=float, default=None,
+                   help="total training time budget, split float/QAT as in the config")
+    t.add_argument("--seed", type=int, default=None)
+    t.set_defaults(func=_cmd_train)
+
+    i = sub.add_parser("info", help="configuration and on-chip memory of a model")
+    i.add_argument("--model", default=None)
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SnnfpgaError as e:
+        print(f"snnfpga: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("snnfpga: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

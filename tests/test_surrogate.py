@@ -1,0 +1,84 @@
+"""The surrogate in QAT mode computes exactly the golden model; export is lossless."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from snnfpga.model.config import ModelConfig, TrainConfig
+from snnfpga.model.data import Vocabulary
+from snnfpga.model.golden import GoldenModel
+from snnfpga.model.modelfile import SpikingModel
+from snnfpga.model.surrogate import SurrogateSNN
+from snnfpga.model.train import (
+    export_config, export_weights, random_targets, stream_batches, train_surrogate,
+)
+
+
+def make_net(cfg, vocab_size=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    net = SurrogateSNN(cfg, vocab_size, random_targets(cfg.neurons, cfg.fanout, g),
+                       init_scale=2.0, generator=g)
+    with torch.no_grad():
+        net.p_cnt.normal_(0, 0.3, generator=g)
+        net.p_mem.normal_(0, 0.3, generator=g)
+        net.b_real.normal_(0, 1.0, generator=g)
+    return net
+
+
+def test_qat_forward_is_the_integer_model():
+    cfg = ModelConfig(neurons=48, fanout=12, steps=3, membrane_bits=12, threshold=256,
+                      leak_shift_min=1, leak_shift_max=6)
+    net = make_net(cfg)
+    net.mode = "qat"
+    net.choose_logit_frac_bits()
+    model = SpikingModel(export_config(net), Vocabulary("abcdefg"), export_weights(net))
+    gm = GoldenModel(model)
+    x = torch.randint(0, 7, (3, 25), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logits, (v, s), rate = net(x, net.init_state(3))
+    scale = 2.0 ** model.config.logit_frac_bits
+    st = gm.init_state(3)
+    spikes = 0
+    for t in range(x.shape[1]):
+        st, r = gm.step(st, x[:, t])
+        spikes += int(r.spikes.sum())
+        assert torch.equal((logits[:, t] * scale).round().to(torch.int64), r.logits)
+        assert torch.equal(logits[:, t] * scale, r.logits.to(torch.float32))
+    assert torch.equal(v.to(torch.int32), st.v)
+    assert torch.equal(s.bool(), st.spikes)
+    assert spikes > 0 and abs(rate.item() - spikes / (3 * 25 * 48 * 3)) < 1e-6
+
+
+def test_stream_batches_are_contiguous():
+    ids = np.arange(1000)
+    xs = list(stream_batches(ids, 4, 10))
+    x0, y0 = xs[0]
+    x1, _ = xs[1]
+    assert torch.equal(y0, x0 + 1)
+    assert torch.equal(x1[:, 0], x0[:, -1] + 1)     # the next batch continues each stream
+    assert x0[1, 0].item() == 249                    # (1000 - 1) // 4 characters a stream
+
+
+def test_training_lowers_the_loss():
+    rng = np.random.default_rng(0)
+    text_ids = np.tile(rng.integers(0, 5, size=37), 300)  # a learnable periodic sequence
+    cfg = ModelConfig(neurons=32, fanout=8, steps=2, membrane_bits=12)
+    tcfg = TrainConfig(batch=8, seq_len=16, float_minutes=5, qat_minutes=0, max_steps=60,
+                       eval_every=60, lr=0.01)
+    net = train_surrogate(cfg, tcfg, text_ids, text_ids[:2000], 5, log=lambda s: None)
+    first_bpc = np.log2(5)
+    assert net.history[-1][2] < first_bpc - 0.5
+
+
+def test_reservoir_recipe_trains_only_the_readout():
+    ids = np.random.default_rng(0).integers(0, 4, size=3000)
+    cfg = ModelConfig(neurons=16, fanout=4, steps=2, membrane_bits=12)
+    tcfg = TrainConfig(recipe="reservoir", batch=4, seq_len=8, float_minutes=1,
+                       qat_minutes=0, max_steps=5, eval_every=100)
+    net = train_surrogate(cfg, tcfg, ids, ids, 4, log=lambda s: None)
+    untrained = TrainConfig(recipe="reservoir", batch=4, seq_len=8, float_minutes=0,
+                            qat_minutes=0)
+    fresh = train_surrogate(cfg, untrained, ids, ids, 4, log=lambda s: None)
+    assert torch.equal(net.p_in, fresh.p_in) and torch.equal(net.p_rec, fresh.p_rec)
+    assert not torch.equal(net.p_mem, fresh.p_mem)
