@@ -106,7 +106,8 @@ class ModelConfig:
         _check_int("input_shift", self.input_shift, 0, self.membrane_bits - 1)
         _check_int("recurrent_shift", self.recurrent_shift, 0, self.membrane_bits - 1)
         if not isinstance(self.input_every_step, bool):
-            raise ModelError(f"input_every_step must be true or false, not {self.input_every_step!r}")
+            raise ModelError(
+                f"input_every_step must be true or false, not {self.input_every_step!r}")
         _check_int("readout_bits", self.readout_bits, 2, 16)
         _check_int("bias_bits", self.bias_bits, 2, 24)
         _check_int("count_shift", self.count_shift, 0, 16)
@@ -192,12 +193,13 @@ class TrainConfig:
     qat_minutes: float = 10.0
     lr: float = 3e-3
     lr_qat: float = 5e-4
-    readout_lr_scale: float = 0.25
+    readout_lr_scale: float = 1.0
     rate_target: float = 0.06
     rate_penalty: float = 1.0
     surrogate_slope: float = 4.0
     init_scale: float = 1.0
     eval_every: int = 200
+    rollback_bpc: float = 0.3   # dev BPC this far above the best: roll back, halve the lr
     max_steps: int = 0  # 0: limited by the time budget only
 
     def __post_init__(self) -> None:
@@ -217,8 +219,14 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ExperimentConfig:
+    """A YAML file's three sections: ``vocabulary`` (optional), ``model``, ``train``.
+
+    Without a vocabulary, training takes the distinct characters of the text, sorted.
+    """
+
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    vocabulary: str | None = None
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -232,9 +240,15 @@ def load_config(path: str | Path) -> ExperimentConfig:
         raise ModelError(f"configuration {path} is not valid YAML: {e}") from None
     if raw is None:
         raw = {}
-    if not isinstance(raw, dict) or set(raw) - {"model", "train"}:
-        raise ModelError(f"configuration {path} must be a mapping with 'model' and 'train' keys")
+    keys = {"vocabulary", "model", "train"}
+    if not isinstance(raw, dict) or set(raw) - keys:
+        raise ModelError(f"configuration {path} must be a mapping with keys among "
+                         f"{sorted(keys)}, found {sorted(raw) if isinstance(raw, dict) else raw!r}")
+    vocab = raw.get("vocabulary")
+    if vocab is not None and (not isinstance(vocab, str) or not vocab):
+        raise ModelError(f"vocabulary must be a non-empty string of characters, not {vocab!r}")
     return ExperimentConfig(
         model=ModelConfig.from_dict(raw.get("model") or {}),
         train=TrainConfig.from_dict(raw.get("train") or {}),
+        vocabulary=vocab,
     )

@@ -11,8 +11,6 @@ from .errors import ModelError
 
 __all__ = ["Vocabulary", "read_text", "split_text", "shared_corpus"]
 
-VALIDATION_FRACTION = 0.1
-
 
 class Vocabulary:
     """An ordered set of characters; a character's id is its position.
@@ -89,11 +87,10 @@ def read_text(path: str | Path) -> str:
 def split_text(text: str, split: str) -> str:
     """Return the ``"train"`` (first 90 %), ``"val"`` (last 10 %) or ``"all"`` part of ``text``.
 
-    The boundary is ``len(text) - round(0.1 * len(text))`` characters, which gives 1,003,854 /
-    111,540 for tinyshakespeare as in the shared data README.
+    The boundary is ``floor(0.9 * len(text))``: 1,003,854 / 111,540 characters for
+    tinyshakespeare, as in the shared data README.
     """
-    n_val = int(round(VALIDATION_FRACTION * len(text)))
-    cut = len(text) - n_val
+    cut = len(text) * 9 // 10
     if split == "train":
         return text[:cut]
     if split == "val":
@@ -104,7 +101,7 @@ def split_text(text: str, split: str) -> str:
 
 
 def shared_corpus() -> Path | None:
-    """Locate ``tinyshakespeare.txt``: ``$SNNFPGA_DATA`` (file or folder), then ``../shared/data``."""
+    """Locate ``tinyshakespeare.txt``: ``$SNNFPGA_DATA`` (a file or folder), else ../shared/data."""
     candidates = []
     env = os.environ.get("SNNFPGA_DATA")
     if env:

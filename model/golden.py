@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .config import ModelConfig
 from .errors import ModelError
 from .modelfile import SpikingModel
 
@@ -171,6 +170,14 @@ class GoldenModel:
         n = self.cfg.neurons
         return State(torch.zeros(batch, n, dtype=torch.int32),
                      torch.zeros(batch, n, dtype=torch.bool))
+
+    def reset(self, state: State, streams=None) -> State:
+        """Return ``state`` with the chosen streams (all if ``None``) back at rest."""
+        out = state.clone()
+        idx = slice(None) if streams is None else torch.as_tensor(streams, dtype=torch.int64)
+        out.v[idx] = 0
+        out.spikes[idx] = False
+        return out
 
     # -- the per-token rules ------------------------------------------------------------------
     def _neuron_steps(self, state: State, tokens: torch.Tensor):
@@ -356,7 +363,8 @@ class GoldenModel:
         if t.dim() == 0:
             t = t.reshape(1)
         if t.dim() != 1 or t.dtype.is_floating_point or t.dtype == torch.bool:
-            raise ModelError(f"tokens must be a 1-D integer sequence, got {t.dtype} {tuple(t.shape)}")
+            raise ModelError(
+                f"tokens must be a 1-D integer sequence, got {t.dtype} {tuple(t.shape)}")
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= self.vocab_size):
             bad = int(t.min()) if int(t.min()) < 0 else int(t.max())
             raise ModelError(f"token id {bad} is outside the vocabulary [0, {self.vocab_size})")

@@ -119,7 +119,8 @@ def save_model(model: SpikingModel, path: str | Path) -> None:
     path = Path(path)
     blobs, entries, offset = [], [], 0
     for name, (dtype, _) in _TENSORS.items():
-        a = np.ascontiguousarray(getattr(model.weights, name), dtype=np.dtype(dtype).newbyteorder("<"))
+        le = np.dtype(dtype).newbyteorder("<")
+        a = np.ascontiguousarray(getattr(model.weights, name), dtype=le)
         raw = a.tobytes()
         entries.append({"name": name, "dtype": dtype, "shape": list(a.shape),
                         "offset": offset, "nbytes": len(raw)})

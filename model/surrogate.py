@@ -93,8 +93,10 @@ class SurrogateSNN(nn.Module):
         return _round_ste(w) if self.mode == "qat" else w
 
     def _readout_scales(self):
+        """Divisors that bring the features to order one: the largest count feature, and
+        1/8 of the membrane feature range (membranes mostly sit well inside it)."""
         c = self.cfg
-        return float(c.steps << c.count_shift), float(1 << (c.feature_bits - 1))
+        return float(c.steps << c.count_shift), float(1 << max(c.feature_bits - 4, 0))
 
     def int_weights(self):
         """Weights in integer units as used by the QAT forward pass (rounded in QAT mode).

@@ -36,7 +36,6 @@ def stream_batches(ids: np.ndarray, batch: int, seq_len: int):
     """Yield ``(x, y)`` of shape ``(batch, seq_len)``: ``batch`` contiguous streams, in order."""
     per = (len(ids) - 1) // batch
     data = torch.from_numpy(ids[: per * batch + 1].astype(np.int64))
-    x_all = data[:-1].view(batch, per) if per * batch + 1 == len(data) else None
     x_all = torch.stack([data[i * per : (i + 1) * per] for i in range(batch)])
     y_all = torch.stack([data[i * per + 1 : (i + 1) * per + 1] for i in range(batch)])
     for j in range(0, per - seq_len + 1, seq_len):
@@ -60,8 +59,11 @@ def surrogate_bpc(net: SurrogateSNN, ids: np.ndarray, *, streams: int = 16, seq_
 
 
 def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
-                    val_ids: np.ndarray, vocab_size: int, *, log=print, progress=None):
+                    vocab_size: int, *, log=print, progress=None):
     """Train and return the surrogate network (in QAT mode if ``qat_minutes > 0``).
+
+    The last 10 % of ``train_ids`` (at most 16,384 characters) is held out to pick the best
+    point of each phase; the validation split is never seen.
 
     The recurrent mask is drawn from ``tcfg.seed``. With ``recipe == "reservoir"`` only the
     readout is trained (the original recipe); input and recurrent weights stay random.
@@ -82,7 +84,10 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
     if tcfg.recipe == "reservoir":
         net.p_in.requires_grad_(False)
         net.p_rec.requires_grad_(False)
-    val_sub = val_ids[: min(len(val_ids), 16 * 128 * 8)]
+    # model selection uses the end of the training split, never the validation split
+    dev_len = min(len(train_ids) // 10, 16 * 128 * 8)
+    dev_ids = train_ids[len(train_ids) - dev_len :]
+    train_ids = train_ids[: len(train_ids) - dev_len]
     phases = [("float", tcfg.float_minutes, tcfg.lr), ("qat", tcfg.qat_minutes, tcfg.lr_qat)]
     history = []
     step = 0
@@ -102,6 +107,7 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
         deadline = time.monotonic() + 60.0 * minutes
         t0 = time.monotonic()
         state = net.init_state(tcfg.batch)
+        best = (float("inf"), None)
         epoch = 0
         k = 0
         done = False
@@ -126,20 +132,31 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
                 if progress is not None:
                     progress(mode, frac, ce.item() / LN2, rate.item())
                 if step % tcfg.eval_every == 0:
-                    bpc, vrate = surrogate_bpc(net, val_sub)
+                    bpc, vrate = surrogate_bpc(net, dev_ids)
                     history.append((mode, step, bpc, vrate))
                     log(f"[{mode}] step {step} epoch {epoch} train {ce.item() / LN2:.3f} "
-                        f"val~ {bpc:.3f} rate {vrate:.3f} ({time.monotonic() - t0:.0f}s)")
+                        f"dev {bpc:.3f} rate {vrate:.3f} ({time.monotonic() - t0:.0f}s)")
+                    if bpc < best[0]:
+                        best = (bpc, {k: v.clone() for k, v in net.state_dict().items()})
+                    elif bpc > best[0] + tcfg.rollback_bpc and best[1] is not None:
+                        # diverged: return to the best point with a fresh optimiser, half lr
+                        lr *= 0.5
+                        log(f"[{mode}] dev BPC {bpc:.3f} is {bpc - best[0]:.2f} above the best; "
+                            f"rolling back, learning rate now {lr:.2e}")
+                        net.load_state_dict(best[1])
+                        opt = torch.optim.Adam([g for g in groups if g["params"]], lr=lr)
+                        state = net.init_state(tcfg.batch)
                 if time.monotonic() >= deadline or (tcfg.max_steps and step >= tcfg.max_steps):
                     done = True
                     break
             epoch += 1
+        # keep the phase's best point on the held-out end of the training split
+        bpc, _ = surrogate_bpc(net, dev_ids)
+        if best[1] is not None and best[0] < bpc:
+            log(f"[{mode}] restoring the best dev point ({best[0]:.3f} < {bpc:.3f})")
+            net.load_state_dict(best[1])
     net.history = history
     return net
-
-
-def with_mode(cfg: ModelConfig, **kw) -> ModelConfig:
-    return replace(cfg, **kw)
 
 
 def export_config(net: SurrogateSNN) -> ModelConfig:

@@ -40,7 +40,7 @@ def surrogate_stream_bpc(net: SurrogateSNN, ids: np.ndarray, chunk: int = 1024) 
 
 
 def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, minutes=None,
-                 seed=None, log=print, threads=None) -> SpikingModel:
+                 seed=None, log=print, threads=None, progress=None) -> SpikingModel:
     """Train on the first 90 % of ``text_path``; write the integer model to ``out``.
 
     ``minutes`` rescales the configured float and QAT budgets to that total.
@@ -58,15 +58,16 @@ def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, 
     if threads:
         torch.set_num_threads(threads)
     text = read_text(text_path)
-    vocab = Vocabulary.from_text(text)
+    vocab = Vocabulary(exp.vocabulary) if exp.vocabulary else Vocabulary.from_text(text)
     train_ids = vocab.encode(split_text(text, "train"))
     val_text = split_text(text, "val")
     val_ids = vocab.encode(val_text)
     log(f"training on {len(train_ids)} characters of {text_path}, vocabulary {len(vocab)}, "
         f"recipe {tcfg.recipe}, {tcfg.float_minutes:.1f} + {tcfg.qat_minutes:.1f} min")
     t0 = time.monotonic()
-    net = train_surrogate(exp.model, tcfg, train_ids, val_ids, len(vocab), log=log)
+    net = train_surrogate(exp.model, tcfg, train_ids, len(vocab), log=log, progress=progress)
     train_s = time.monotonic() - t0
+    log("evaluating the float surrogate and the integer model on the validation split")
     net.mode = "float"
     float_bpc = surrogate_stream_bpc(net, val_ids)
     if tcfg.qat_minutes <= 0:  # no QAT phase chose the readout scale yet

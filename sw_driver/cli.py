@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from ..model.errors import SnnfpgaError
 
@@ -78,10 +77,30 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from tqdm import tqdm
+
     from ..model.training import run_training
 
-    run_training(text_path=args.text, config_path=args.config, out=args.out,
-                 recipe=args.recipe, minutes=args.minutes, seed=args.seed, log=print)
+    bars: dict = {}
+
+    def progress(phase, frac, bpc, rate):
+        bar = bars.get(phase)
+        if bar is None:
+            for old in bars.values():
+                old.close()
+            bar = bars[phase] = tqdm(total=100, desc=f"train ({phase})", unit="%",
+                                     file=sys.stderr, dynamic_ncols=True, mininterval=2.0,
+                                     bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+        bar.update(int(100 * frac) - bar.n)
+        bar.set_postfix_str(f"train BPC {bpc:.3f}, firing {100 * rate:.1f} %", refresh=False)
+
+    try:
+        run_training(text_path=args.text, config_path=args.config, out=args.out,
+                     recipe=args.recipe, minutes=args.minutes, seed=args.seed,
+                     log=tqdm.write, threads=args.threads, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     return 0
 
 
@@ -134,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--minutes", type=float, default=None,
                    help="total training time budget, split float/QAT as in the config")
     t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice, all cores)")
     t.set_defaults(func=_cmd_train)
 
     i = sub.add_parser("info", help="configuration and on-chip memory of a model")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from snnfpga.model.config import ModelConfig
 from snnfpga.model.data import Vocabulary, shared_corpus
 from snnfpga.model.modelfile import IntWeights, SpikingModel

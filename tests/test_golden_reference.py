@@ -8,7 +8,6 @@ from conftest import random_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reference import RefLfsr, RefModel, ref_sample
-
 from snnfpga.model.config import ModelConfig
 from snnfpga.model.golden import GoldenModel
 
@@ -152,3 +151,17 @@ def test_generate_equals_reference_loop(rng):
     assert got == out
     assert totals["tokens"] == len(prompt) + 11
     assert totals["spikes"] == spikes
+
+
+def test_reset_one_stream_of_a_batch(rng):
+    model = random_model(rng, neurons=20, fanout=5, threshold=120, membrane_bits=12)
+    gm = GoldenModel(model)
+    st = gm.init_state(3)
+    for x in rng.integers(0, len(model.vocab), size=(6, 3)):
+        st, _ = gm.step(st, x)
+    st2 = gm.reset(st, [1])
+    assert torch.equal(st2.v[[0, 2]], st.v[[0, 2]])
+    assert not st2.v[1].any() and not st2.spikes[1].any()
+    fresh = gm.run([4, 5, 6])
+    _, r = gm.step(st2, [0, 4, 0])
+    assert torch.equal(r.logits[1], fresh.logits[0])

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from snnfpga.model.config import ModelConfig
 from snnfpga.model.data import Vocabulary
 from snnfpga.model.errors import ModelError
 from snnfpga.model.golden import (
-    GoldenModel, Lfsr32, gumbel_table, seed_to_state, temperature_to_fixed,
+    GoldenModel,
+    Lfsr32,
+    gumbel_table,
+    seed_to_state,
+    temperature_to_fixed,
 )
 from snnfpga.model.modelfile import IntWeights, SpikingModel
 
@@ -111,7 +114,8 @@ def test_readout_features_and_counts():
               feature_shift=1, feature_bits=3, leak=[7, 7], w_cnt=[[1, 0], [0, 0]],
               w_mem=[[0, 0], [2, -1]], bias=[100, -3])
     st, r = gm.step(gm.init_state(1), [0])
-    # neuron 0: 7 -> spike -> 2 -> 2+7=9 -> spike -> 4: count 2; neuron 1: -8, then -8 - (-8 >> 7) - 8 = -15
+    # neuron 0: 7 -> spike -> 2 -> 2+7=9 -> spike -> 4: count 2
+    # neuron 1: -8, then -8 - (-8 >> 7) - 8 = -15
     assert r.counts[0].tolist() == [2, 0]
     assert st.v[0].tolist() == [4, -15]
     # features: 4 >> 1 = 2 (3-bit range [-4, 3]); -15 >> 1 = -8 saturates to -4

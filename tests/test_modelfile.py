@@ -8,11 +8,15 @@ import struct
 import numpy as np
 import pytest
 from conftest import random_model
-
 from snnfpga.model.config import ModelConfig
 from snnfpga.model.errors import ModelError
 from snnfpga.model.modelfile import (
-    MAGIC, IntWeights, SpikingModel, load_model, parse_model, save_model,
+    MAGIC,
+    IntWeights,
+    SpikingModel,
+    load_model,
+    parse_model,
+    save_model,
 )
 
 
@@ -145,3 +149,13 @@ def test_text_outside_vocabulary(model):
 def test_config_errors(kw, msg):
     with pytest.raises(ModelError, match=msg):
         ModelConfig(**kw)
+
+
+def test_split_matches_the_shared_convention():
+    from snnfpga.model.data import split_text
+
+    text = "x" * 1_115_394
+    assert len(split_text(text, "train")) == 1_003_854
+    assert len(split_text(text, "val")) == 111_540
+    with pytest.raises(ModelError, match="split must be"):
+        split_text(text, "test")

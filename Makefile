@@ -1,0 +1,43 @@
+# snnfpga — the two README commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# the shared corpus (see ../shared/data/README.md); override with DATA=path/to/text.txt
+DATA   ?= $(firstword $(wildcard $(SNNFPGA_DATA) ../shared/data/tinyshakespeare.txt))
+
+.PHONY: setup demo test lint bench-model train clean help
+
+help:
+	@echo "make demo         set up .venv if needed and generate text with the default model"
+	@echo "make test         run the whole test suite"
+	@echo "make lint         ruff"
+	@echo "make bench-model  BPC, firing rate, operations and speed on the validation split"
+	@echo "make train        retrain the default model (about 60 min on 2 cores)"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snnfpga generate "ROMEO:" --max-new-tokens 300 --temperature 0.8 --seed 1 --stats
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench-model: $(STAMP)
+	@test -n "$(DATA)" || { echo "bench-model needs tinyshakespeare.txt: set DATA=..."; exit 2; }
+	$(BIN)/python -m snnfpga.model.bench --text $(DATA)
+
+train: $(STAMP)
+	@test -n "$(DATA)" || { echo "train needs tinyshakespeare.txt: set DATA=..."; exit 2; }
+	$(BIN)/snnfpga train --text $(DATA) --out model/default.snnm
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .ruff_cache

@@ -1,0 +1,56 @@
+"""The README's commands and examples run, so they cannot rot."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from conftest import random_model
+from snnfpga.model.bench import main as bench_main
+from snnfpga.model.modelfile import save_model
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_python_examples_run():
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert blocks, "the README should show the Python API"
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})
+
+
+def test_make_targets_exist():
+    targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
+    used = set(re.findall(r"\bmake ([a-z][\w-]*)", README))
+    assert {"demo", "test", "lint", "bench-model"} <= used
+    assert used <= targets, f"README uses make targets the Makefile lacks: {used - targets}"
+
+
+def test_ci_calls_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_snnfpga_commands_exist():
+    """Every `snnfpga SUBCOMMAND` the README shows is one the command line has."""
+    import argparse
+
+    from snnfpga.sw_driver.cli import build_parser
+
+    shown = set(re.findall(r"^\s*(?:\$ )?snnfpga ([a-z-]+)", README, flags=re.M))
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert shown and shown <= set(sub.choices), shown - set(sub.choices)
+
+
+def test_bench_model_runs(tmp_path, capsys):
+    m = random_model(np.random.default_rng(0), neurons=16, fanout=4, membrane_bits=12,
+                     threshold=100)
+    p = tmp_path / "m.snnm"
+    save_model(m, p)
+    text = tmp_path / "t.txt"
+    text.write_text("".join(np.random.default_rng(1).choice(list(m.vocab.chars), 3000)))
+    assert bench_main(["--text", str(text), "--model", str(p)]) == 0
+    out = capsys.readouterr().out
+    for figure in ("bits per character", "firing rate", "evaluation time", "fits the UP5K"):
+        assert figure in out

@@ -1,0 +1,67 @@
+"""`snnfpga train` end to end on a small text: a loadable model and honest BPC figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from snnfpga.model.errors import ModelError
+from snnfpga.model.evaluate import evaluate
+from snnfpga.model.modelfile import load_model
+from snnfpga.sw_driver.cli import main
+
+CONFIG = """
+model: {neurons: 24, fanout: 6, steps: 2, membrane_bits: 12, threshold: 256,
+        recurrent_shift: 3, logit_frac_bits: 8}
+train: {batch: 4, seq_len: 16, float_minutes: 0.04, qat_minutes: 0.02, eval_every: 20,
+        lr: 0.01}
+"""
+
+
+@pytest.fixture
+def small_text(tmp_path):
+    rng = np.random.default_rng(0)
+    words = ["the ", "king ", "and ", "queen ", "of ", "rome ", "said ", "\n"]
+    text = "".join(rng.choice(words, size=4000))
+    p = tmp_path / "small.txt"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize("recipe", ["trained", "reservoir"])
+def test_train_command(tmp_path, small_text, capsys, recipe):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "m.snnm"
+    assert main(["train", "--text", str(small_text), "--config", str(cfg), "--out", str(out),
+                 "--recipe", recipe]) == 0
+    printed = capsys.readouterr().out
+    assert "integer model val BPC" in printed and "gap" in printed
+    model = load_model(out)
+    assert model.meta["recipe"] == recipe
+    text = small_text.read_text()
+    rep = evaluate(model, text[len(text) * 9 // 10 :])
+    assert rep.bpc == pytest.approx(model.meta["int_val_bpc"], abs=1e-4)
+    assert rep.bpc < np.log2(len(model.vocab))  # learned something beyond uniform
+
+
+def test_train_rejects_a_text_too_short(tmp_path):
+    from snnfpga.model.training import run_training
+
+    p = tmp_path / "t.txt"
+    p.write_text("abc" * 10)
+    with pytest.raises(ModelError, match="needs at least"):
+        run_training(text_path=p, out=tmp_path / "m.snnm", log=lambda s: None)
+
+
+def test_configured_vocabulary(tmp_path, small_text, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG + 'vocabulary: "\\n abcdefghijklmnopqrstuvwxyz"\n')
+    out = tmp_path / "m.snnm"
+    assert main(["train", "--text", str(small_text), "--config", str(cfg), "--out",
+                 str(out), "--minutes", "0.03"]) == 0
+    assert load_model(out).vocab.chars == "\n abcdefghijklmnopqrstuvwxyz"
+    cfg.write_text(CONFIG + 'vocabulary: "abc"\n')
+    assert main(["train", "--text", str(small_text), "--config", str(cfg), "--out",
+                 str(out)]) == 2
+    assert "outside the model's vocabulary" in capsys.readouterr().err
