@@ -149,6 +149,17 @@ class GoldenModel:
         w = model.weights
         n = c.neurons
         self.vocab_size = len(model.vocab)
+        # the exact sums below must fit the tensors that hold them
+        step_sum = ((n << (c.weight_bits - 1 + c.recurrent_shift))
+                    + (1 << (c.weight_bits - 1 + c.input_shift)) + (1 << c.membrane_bits))
+        if step_sum >= 1 << 31:
+            raise ModelError(f"configuration too wide: a step's exact sum can reach {step_sum}, "
+                             "beyond the 32-bit arithmetic of the golden model")
+        logit_sum = 2 * n * (1 << (c.readout_bits - 1)) * max(
+            c.steps << c.count_shift, 1 << (c.feature_bits - 1)) + (1 << c.bias_bits)
+        if logit_sum >= 1 << 53:
+            raise ModelError(f"configuration too wide: a logit can reach {logit_sum}, beyond "
+                             "the exactly representable 2**53")
         self.leak = torch.from_numpy(w.leak.astype(np.int32))                       # (N,)
         self.drive = torch.from_numpy(w.w_in.astype(np.int32)) << c.input_shift      # (V, N)
         dense = np.zeros((n, n), dtype=np.int32)
@@ -158,7 +169,7 @@ class GoldenModel:
         self.rec = torch.from_numpy(dense) << c.recurrent_shift                    # (N, N)
         self.rec_f64 = self.rec.to(torch.float64)
         # readout as one float64 product over [counts << count_shift, features]: exact, since
-        # |partial sums| <= 2N * 2**(readout_bits-1) * 2**max(feature_bits, count bits) < 2**53
+        # every partial sum is an integer below logit_sum < 2**53 (checked above)
         self.w_ro = torch.from_numpy(
             np.concatenate([w.w_cnt, w.w_mem], axis=1).T.astype(np.float64))     # (2N, V)
         self.bias = torch.from_numpy(w.bias.astype(np.int64))                       # (V,)
@@ -282,26 +293,31 @@ class GoldenModel:
             state=state)
 
     # -- sampling -----------------------------------------------------------------------------
-    def sample(self, logits: torch.Tensor, temperature_q: int, rng: Lfsr32 | None) -> int:
-        """Pick the next character id from one stream's integer logits ``(V,)``.
+    def scores(self, logits: torch.Tensor, temperature_q: int, rng: Lfsr32 | None) -> list[int]:
+        """The sampler's scores for one stream's integer logits ``(V,)`` (SPEC.md section 5).
 
-        ``temperature_q == 0``: argmax. Otherwise Gumbel-max: for ids ``0 .. V-1`` in order draw
-        ``u`` (8 LFSR bits), add ``noise = (temperature_q * G[u]) * 2**logit_frac_bits``
-        shifted right by ``temperature_frac_bits + gumbel_frac_bits`` (floor). Ties go to the
-        lowest id.
+        ``temperature_q == 0``: the logits themselves, no draws. Otherwise, for ids
+        ``0 .. V-1`` in order, draw ``u`` (8 LFSR bits) and add
+        ``floor(temperature_q * G[u] * 2**(logit_frac_bits - temperature_frac_bits -
+        gumbel_frac_bits))``.
         """
         c = self.cfg
-        scores = [int(x) for x in logits.tolist()]
+        out = [int(x) for x in logits.tolist()]
         if temperature_q:
             if rng is None:
                 raise ModelError("temperature sampling needs a random generator state")
             sh = c.temperature_frac_bits + c.gumbel_frac_bits - c.logit_frac_bits
-            for k in range(len(scores)):
+            for k in range(len(out)):
                 p = temperature_q * int(self.gumbel[rng.draw()])
-                scores[k] += p >> sh if sh >= 0 else p << -sh
+                out[k] += p >> sh if sh >= 0 else p << -sh
+        return out
+
+    def sample(self, logits: torch.Tensor, temperature_q: int, rng: Lfsr32 | None) -> int:
+        """The next character id: the first id with the largest score (ties: lowest id)."""
+        sc = self.scores(logits, temperature_q, rng)
         best = 0
-        for k in range(1, len(scores)):
-            if scores[k] > scores[best]:
+        for k in range(1, len(sc)):
+            if sc[k] > sc[best]:
                 best = k
         return best
 

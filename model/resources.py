@@ -80,24 +80,32 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
 
 
 def memory_report(cfg: ModelConfig, vocab_size: int) -> list[str]:
-    """Lines of the memory arithmetic against the UP5K (printed by ``snnfpga info``)."""
+    """Lines of the memory arithmetic against the UP5K (printed by ``snnfpga info``).
+
+    SPRAM is one space of ``4 x 16,384`` 16-bit words; the weight memories are laid out in it
+    one after another (their word ranges are printed). EBR memories take whole blocks each.
+    """
     mems = memories(cfg, vocab_size)
-    out = [f"{'memory':18s} {'kind':5s} {'depth x width':>14s} {'kbit':>7s} {'blocks':>6s}  layout"]
-    used = {"spram": 0, "ebr": 0}
-    words = 0
+    out = [f"{'memory':16s} {'kind':5s} {'words x bits':>13s} {'kbit':>7s}  {'placement':17s} "
+           "layout"]
+    addr = 0
+    ebr = 0
     for m in mems:
-        used[m.kind] += m.blocks() if m.kind == "ebr" else 0
-        words += m.depth if m.kind == "spram" else 0
-        out.append(f"{m.name:18s} {m.kind:5s} {m.depth:>7d} x {m.width:<4d} "
-                   f"{m.bits / 1024:7.1f} {m.blocks():>6d}  {m.what}")
-    spram_cap = UP5K["spram_blocks"] * UP5K["spram_words"]
-    used["spram"] = math.ceil(words / UP5K["spram_words"])
+        if m.kind == "spram":
+            place = f"words {addr:5d}-{addr + m.depth - 1:5d}"
+            addr += m.depth
+        else:
+            place = f"{m.blocks():2d} EBR block(s)"
+            ebr += m.blocks()
+        out.append(f"{m.name:16s} {m.kind:5s} {m.depth:>6d} x {m.width:<4d} "
+                   f"{m.bits / 1024:7.1f}  {place:17s} {m.what}")
+    cap = UP5K["spram_blocks"] * UP5K["spram_words"]
     wbits = sum(m.bits for m in mems if m.kind == "spram")
-    out.append(f"weights in SPRAM: {words} of {spram_cap} 16-bit words "
-               f"({100 * words / spram_cap:.1f} %, {wbits / 1024:.0f} kbit), "
-               f"{used['spram']} of {UP5K['spram_blocks']} blocks")
-    out.append(f"state, queues and tables in EBR: {used['ebr']} of {UP5K['ebr_blocks']} "
-               f"blocks ({UP5K['ebr_blocks'] - used['ebr']} left for control and buffers)")
+    out.append(f"SPRAM: {addr} of {cap} words ({100 * addr / cap:.1f} %, {wbits / 1024:.0f} of "
+               f"{cap * 16 // 1024} kbit) in {math.ceil(addr / UP5K['spram_words'])} of "
+               f"{UP5K['spram_blocks']} blocks")
+    out.append(f"EBR: {ebr} of {UP5K['ebr_blocks']} blocks for state, queues and tables "
+               f"({UP5K['ebr_blocks'] - ebr} left for control and I/O buffers)")
     return out
 
 

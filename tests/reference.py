@@ -84,10 +84,15 @@ def ref_gumbel(u, frac):
     return int(math.copysign(math.floor(abs(g) + 0.5), g))
 
 
-def ref_sample(cfg, logits, tq, lfsr):
+def ref_scores(cfg, logits, tq, lfsr):
     scores = list(logits)
     if tq:
         for y in range(len(scores)):
             num = tq * ref_gumbel(lfsr.draw8(), cfg.gumbel_frac_bits) * 2**cfg.logit_frac_bits
             scores[y] += num // 2 ** (cfg.temperature_frac_bits + cfg.gumbel_frac_bits)
+    return scores
+
+
+def ref_sample(cfg, logits, tq, lfsr):
+    scores = ref_scores(cfg, logits, tq, lfsr)
     return max(range(len(scores)), key=lambda y: (scores[y], -y))

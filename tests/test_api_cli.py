@@ -88,7 +88,7 @@ def test_cli_eval_json(tmp_path, capsys):
 def test_cli_info(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "weights in SPRAM" in out and "neurons" in out
+    assert "SPRAM:" in out and "EBR:" in out and "neurons" in out
 
 
 def test_module_entry_point():

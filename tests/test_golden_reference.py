@@ -7,7 +7,7 @@ import torch
 from conftest import random_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import RefLfsr, RefModel, ref_sample
+from reference import RefLfsr, RefModel, ref_sample, ref_scores
 from snnfpga.model.config import ModelConfig
 from snnfpga.model.golden import GoldenModel
 
@@ -72,11 +72,12 @@ def test_sampling_equals_reference(seed, tq, lf, logits):
     gm = GoldenModel(model)
     from snnfpga.model.golden import Lfsr32, seed_to_state
 
-    rng = Lfsr32(seed_to_state(seed))
-    ref_rng = RefLfsr(seed)
-    for _ in range(3):
-        got = gm.sample(torch.tensor(logits), tq, rng)
-        assert got == ref_sample(cfg, logits, tq, ref_rng)
+    rng, ref_rng = Lfsr32(seed_to_state(seed)), RefLfsr(seed)
+    for _ in range(2):
+        assert gm.scores(torch.tensor(logits), tq, rng) == ref_scores(cfg, logits, tq, ref_rng)
+        assert rng.state == ref_rng.s
+    for _ in range(2):
+        assert gm.sample(torch.tensor(logits), tq, rng) == ref_sample(cfg, logits, tq, ref_rng)
         assert rng.state == ref_rng.s
 
 

@@ -177,3 +177,8 @@ def test_bad_tokens_rejected():
         gm.step(gm.init_state(2), [0])
     with pytest.raises(ModelError, match="prompt"):
         list(gm.generate([], 3))
+
+
+def test_configurations_beyond_exact_arithmetic_are_refused():
+    with pytest.raises(ModelError, match="too wide"):
+        tiny(n=2, f=1, weight_bits=8, recurrent_shift=23, membrane_bits=24)
