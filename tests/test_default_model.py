@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-import snnfpga
 from snnfpga.model.data import read_text, split_text
 from snnfpga.model.evaluate import evaluate
 from snnfpga.model.resources import fits_up5k
+
+import snnfpga
 
 
 def test_default_model_records_its_training():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from snnfpga.model.errors import ModelError
 from snnfpga.model.evaluate import evaluate
 from snnfpga.model.modelfile import load_model
