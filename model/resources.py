@@ -57,10 +57,10 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
     ro_per_word = max(1, 16 // cfg.readout_bits)
     tbits = _clog2(n)
     mems = [
-        Memory("input weights", "spram", math.ceil(v * n / per_word), 16,
-               f"{v} x {n} x {cfg.weight_bits} bit, {per_word} a word"),
         Memory("fan-out lists", "spram", n * f, 16,
                f"{n} x {f} entries of target ({tbits} bit) + weight ({cfg.weight_bits} bit)"),
+        Memory("input weights", "spram", math.ceil(v * n / per_word), 16,
+               f"{v} x {n} x {cfg.weight_bits} bit, {per_word} a word"),
         Memory("readout weights", "spram", math.ceil(2 * n * v / ro_per_word), 16,
                f"2 x {n} x {v} x {cfg.readout_bits} bit, {ro_per_word} a word"),
         Memory("readout bias", "ebr", v, cfg.bias_bits, f"{v} x {cfg.bias_bits} bit"),

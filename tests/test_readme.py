@@ -54,3 +54,14 @@ def test_bench_model_runs(tmp_path, capsys):
     out = capsys.readouterr().out
     for figure in ("bits per character", "firing rate", "evaluation time", "fits the UP5K"):
         assert figure in out
+
+
+def test_memory_table_is_the_default_models():
+    """The README's UP5K memory table is what `snnfpga info` derives for the shipped model."""
+    from snnfpga.model.resources import memory_report
+
+    import snnfpga
+
+    m = snnfpga.load()
+    table = re.search(r"```\n(memory .*?)\n```", README, flags=re.S).group(1)
+    assert table.splitlines() == memory_report(m.config, len(m.vocab))
