@@ -6,13 +6,14 @@ STAMP  := $(VENV)/.installed-stamp
 # the shared corpus (see ../shared/data/README.md); override with DATA=path/to/text.txt
 DATA   ?= $(firstword $(wildcard $(SNNFPGA_DATA) ../shared/data/tinyshakespeare.txt))
 
-.PHONY: setup demo test lint bench-model train clean help
+.PHONY: setup demo test lint bench-model sim train clean help
 
 help:
 	@echo "make demo         set up .venv if needed and generate text with the default model"
 	@echo "make test         run the whole test suite"
 	@echo "make lint         ruff"
 	@echo "make bench-model  BPC, firing rate, operations and speed on the validation split"
+	@echo "make sim          co-simulate the core (Verilator) against the golden model; WAVES=1: VCD"
 	@echo "make train        retrain the default model (about 60 min on 2 cores)"
 
 setup: $(STAMP)
@@ -34,6 +35,10 @@ lint: $(STAMP)
 bench-model: $(STAMP)
 	@test -n "$(DATA)" || { echo "bench-model needs tinyshakespeare.txt: set DATA=..."; exit 2; }
 	$(BIN)/python -m snnfpga.model.bench --text $(DATA)
+
+sim: $(STAMP)
+	@test -n "$(DATA)" || { echo "sim needs tinyshakespeare.txt: set DATA=..."; exit 2; }
+	$(BIN)/python -m snnfpga.sim.cosim --text $(DATA) $(if $(WAVES),--waves)
 
 train: $(STAMP)
 	@test -n "$(DATA)" || { echo "train needs tinyshakespeare.txt: set DATA=..."; exit 2; }

@@ -1,0 +1,525 @@
+"""The accelerator core: one character in, its logits and the sampled next character out."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..model.config import ModelConfig
+from ..model.modelfile import IntWeights
+from .event_queue import EventQueue
+from .lif import LIFUnit
+from .memmap import Geometry, MemId, pack_memories
+from .sampler import TEMPERATURE_BITS, Sampler
+
+__all__ = ["Core", "Op", "COUNTERS", "COUNTER_BITS", "cycle_lower_bound"]
+
+#: Width of every performance counter (they wrap only after 2**48 events).
+COUNTER_BITS = 48
+
+#: Performance counters, in the order of the ``counters`` port.
+COUNTERS = (
+    "cycles",          # clock cycles spent on commands (from taking one to finishing it)
+    "tokens",          # characters fed
+    "spikes",          # spikes emitted (sum of the per-token spike counts)
+    "syn_events",      # synaptic events: fan-out entries delivered
+    "readout_ops",     # readout multiply-accumulates, zero spike counts skipped
+    "weight_reads",    # words read from the input, leak, readout and bias memories
+    "fanout_reads",    # words read from the fan-out lists
+    "state_reads",     # words read from membranes, accumulators and spike counts
+    "state_writes",    # words written to membranes, accumulators and spike counts
+)
+
+
+class Op(IntEnum):
+    """Command of the ``cmd`` stream."""
+
+    TOKEN = 0   # feed ``id``; emit logits and/or a sampled id as ``logits`` / ``sample`` ask
+    RESET = 1   # clear membranes and pending spikes, seed the sampler's generator
+
+
+def cycle_lower_bound(geom: Geometry, syn_events: int) -> int:
+    """Cycles one character needs at least, set by the memory ports and lanes of the core.
+
+    Every phase is bound by one memory that it reads one word per cycle::
+
+        syn_events                  fan-out list entries, one per cycle (synapse phases)
+      + T * N / P                   membrane words of P neurons (neuron phases)
+      + ceil(V / R) * N             readout weight words of R characters (readout)
+    """
+    c = geom.config
+    return syn_events + c.steps * geom.groups + geom.blocks * c.neurons
+
+
+class Core(wiring.Component):
+    """The spiking language model of ``snnfpga.model.golden``, bit for bit, in gateware.
+
+    One ``TOKEN`` command runs SPEC.md section 3 for ``T`` time steps, then the readout of
+    section 4, then (if asked) the sampler of section 5:
+
+    * **synapse phase**: the event queue offers the ids of the neurons that spiked in the last
+      step; each id's ``F`` fan-out entries are read, one per cycle, and added into the target's
+      accumulator. The accumulator is read in one cycle and written in the next; its read port
+      is transparent to its write port, so an entry that follows another to the same target
+      sees the fresh sum (no read-modify-write hazard, no stall).
+    * **neuron phase**: ``P`` LIF units update the ``P`` neurons of one word of the state
+      memories per cycle, clear their accumulators, count their spikes and push the ids of the
+      spiking ones into the event queue. The queue takes one id a cycle; when more than one of
+      the ``P`` lanes spikes, the phase waits until the ids are pushed.
+    * **readout**: for each block of ``R`` characters, ``N`` cycles each read one word of count
+      and membrane weights of one neuron, its membrane and spike count, and accumulate ``R``
+      logits exactly (a multiply for a zero spike count is skipped and not counted). The
+      finished block's logits go out one per cycle to the sampler and/or the ``logits`` stream
+      before the next block starts.
+
+    The event queue holds ``N`` ids per step, so it never overflows (``event_queue.py``). The
+    accumulators start every step at zero: the neuron phase writes zero back as it reads them.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The model configuration; all widths follow from it.
+    vocab_size : int
+        Characters of the vocabulary, ``V``.
+    weights : IntWeights or None
+        Initial contents of the weight memories (the shipped model), or zeros.
+    lanes : int
+        LIF units working in parallel, ``P``: a power of two dividing ``N`` (neuron ``n`` is
+        lane ``n % P`` of word ``n // P``).
+    readout_lanes : int
+        Logits accumulated in parallel, ``R``.
+
+    Attributes
+    ----------
+    cmd : In(stream)
+        ``op`` (:class:`Op`), ``id`` (character), ``sample`` and ``logits`` (what ``TOKEN``
+        emits), ``tq`` (temperature, SPEC.md section 5) and ``seed`` (LFSR state for
+        ``RESET``, ``golden.seed_to_state(seed)``). Taken only when the core is idle.
+    o_char : Out(stream)
+        The sampled id of a ``TOKEN`` with ``sample`` set.
+    o_logit : Out(stream)
+        The ``V`` logits, id 0 first, of a ``TOKEN`` with ``logits`` set.
+    mem_cmd : In(stream)
+        Load port: ``write`` (1) or read (0) word ``addr`` of memory ``mem`` (:class:`MemId`)
+        with ``data``. Taken only when the core is idle; a read answers on ``mem_rsp``.
+    mem_rsp : Out(stream)
+        The word a read asked for (zero-extended to the port width).
+    counters : Out(array of COUNTER_BITS)
+        The performance counters named in :data:`COUNTERS`.
+    counters_clear : In(1)
+        Zero every counter at the clock edge.
+    busy : Out(1)
+        A command is in progress.
+    """
+
+    def __init__(self, *, config: ModelConfig, vocab_size: int, weights: IntWeights | None = None,
+                 lanes: int = 1, readout_lanes: int = 4):
+        if not isinstance(config, ModelConfig):
+            raise TypeError(f"config must be a ModelConfig, not {config!r}")
+        geom = Geometry(config, vocab_size, lanes, readout_lanes)
+        if weights is not None:
+            weights.validate(config, vocab_size)
+        self._geom = geom
+        self._weights = weights
+        c = config
+        self._id_shape = unsigned(max(1, ceil_log2(vocab_size)))
+        # exact range of a logit (SPEC.md section 4): bias + N count terms + N membrane terms
+        fc_max = c.steps << c.count_shift
+        cnt_lo, cnt_hi = min(c.r_min * fc_max, 0), max(c.r_max * fc_max, 0)
+        mem_lo = min(c.r_min * c.f_max, c.r_max * c.f_min)
+        mem_hi = max(c.r_min * c.f_min, c.r_max * c.f_max)
+        self._logit_shape = Shape.cast(range(c.b_min + c.neurons * (cnt_lo + mem_lo),
+                                             c.b_max + c.neurons * (cnt_hi + mem_hi) + 1))
+        cmd_layout = data.StructLayout({
+            "op": 1, "id": self._id_shape, "sample": 1, "logits": 1,
+            "tq": TEMPERATURE_BITS, "seed": 32,
+        })
+        mem_layout = data.StructLayout({
+            "write": 1, "mem": 3, "addr": geom.addr_bits, "data": geom.data_bits,
+        })
+        super().__init__({
+            "cmd":            In(stream.Signature(cmd_layout)),
+            "o_char":         Out(stream.Signature(self._id_shape)),
+            "o_logit":        Out(stream.Signature(signed(self._logit_shape.width))),
+            "mem_cmd":        In(stream.Signature(mem_layout)),
+            "mem_rsp":        Out(stream.Signature(geom.data_bits)),
+            "counters":       Out(COUNTER_BITS).array(len(COUNTERS)),
+            "counters_clear": In(1),
+            "busy":           Out(1),
+        })
+
+    @property
+    def geometry(self) -> Geometry:
+        return self._geom
+
+    @property
+    def logit_shape(self) -> Shape:
+        """Exact shape of a logit for this configuration."""
+        return self._logit_shape
+
+    def counter(self, name: str):
+        """The counter port named ``name`` (one of :data:`COUNTERS`)."""
+        return self.counters[COUNTERS.index(name)]
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._geom
+        c = g.config
+        P, R, N, F, T = g.lanes, g.readout_lanes, c.neurons, c.fanout, c.steps
+        NG, NB, V = g.groups, g.blocks, g.vocab_size
+        init = pack_memories(g, self._weights) if self._weights is not None else {}
+
+        # -- memories: every one has one datapath read port and one write port ------------------
+        mems, rd, wr = {}, {}, {}
+        for mid in MemId:
+            mem = Memory(shape=g.width(mid), depth=g.depth(mid), init=init.get(mid, []))
+            m.submodules[f"mem_{mid.name.lower()}"] = mem
+            mems[mid] = mem
+            wr[mid] = mem.write_port()
+            rd[mid] = mem.read_port()
+        acc_shape = Shape.cast(range(N * c.w_min, N * c.w_max + 1))   # LIFUnit.acc_shape
+        cnt_shape = unsigned(g.count_bits)
+        acc_rd, acc_wr = [], []
+        for i in range(P):   # bank i holds the accumulators of neurons n with n % P == i
+            mem = Memory(shape=acc_shape, depth=NG, init=[])
+            m.submodules[f"acc{i}"] = mem
+            w = mem.write_port()
+            acc_wr.append(w)
+            acc_rd.append(mem.read_port(transparent_for=(w,)))
+        cnt_wr, cnt_rd = wr[MemId.CNT], rd[MemId.CNT]
+
+        m.submodules.queue = queue = EventQueue(neurons=N)
+        m.submodules.sampler = sampler = Sampler(config=c, vocab_size=V,
+                                                 logit_bits=self._logit_shape.width)
+        lifs = []
+        for i in range(P):
+            lif = LIFUnit(config=c)
+            m.submodules[f"lif{i}"] = lif
+            lifs.append(lif)
+        wiring.connect(m, wiring.flipped(self.o_char), sampler.o_stream)
+
+        # defaults: reads enabled only where a phase asks, nothing written
+        for port in list(rd.values()) + acc_rd:
+            m.d.comb += port.en.eq(0)
+
+        # -- counters ---------------------------------------------------------------------------
+        inc = {name: Signal(range(max(P, R * 2, F) * 2 + 2), name=f"inc_{name}")
+               for name in COUNTERS}
+        for i, name in enumerate(COUNTERS):
+            with m.If(self.counters_clear):
+                m.d.sync += self.counters[i].eq(0)
+            with m.Else():
+                m.d.sync += self.counters[i].eq(self.counters[i] + inc[name])
+
+        # -- command registers ------------------------------------------------------------------
+        x = Signal(self._id_shape)            # character of the token in progress
+        want_sample, want_logits = Signal(), Signal()
+        tq = Signal(TEMPERATURE_BITS)
+        t = Signal(range(max(T, 2)))          # time step
+        m.d.comb += sampler.tq.eq(tq)
+
+        # -- synapse phase pipeline: S0 fan-out read, S1 accumulator read, S2 write -------------
+        j = Signal(range(max(F, 2)))
+        s1_valid, s2_valid = Signal(), Signal()
+        s2_tgt = Signal(g.target_bits)
+        s2_w = Signal(signed(c.weight_bits))
+        fan_word = rd[MemId.FAN].data
+        s1_tgt = fan_word[:g.target_bits]
+        s1_w = fan_word[g.target_bits:].as_signed()
+        syn_issue = Signal()
+        m.d.sync += [s1_valid.eq(syn_issue), s2_valid.eq(s1_valid)]
+        with m.If(s1_valid):
+            m.d.sync += [s2_tgt.eq(s1_tgt), s2_w.eq(s1_w)]
+
+        def lane_of(n):
+            return n[:ceil_log2(P)] if P > 1 else Const(0, 1)
+
+        def group_of(n):
+            return n[ceil_log2(P):] if P > 1 else n
+
+        # -- neuron phase: N0 issue the reads of group ng, N1 compute and write back -----------
+        ng = Signal(range(NG + 1))            # next group to read
+        n1_valid = Signal()
+        n1_group = Signal(range(NG))
+        pend = Signal(P)                      # spiking lanes of the last group not yet pushed
+        pend_group = Signal(range(NG))
+        pend_lane = Signal(range(max(P, 2)))
+        for i in reversed(range(P)):
+            with m.If(pend[i]):
+                m.d.comb += pend_lane.eq(i)
+        push = Signal()
+        m.d.comb += [
+            queue.i_stream.payload.eq(Cat(pend_lane[:ceil_log2(P)], pend_group)
+                                      if P > 1 else pend_group),
+            queue.i_stream.valid.eq(pend != 0),
+            push.eq(queue.i_stream.valid & queue.i_stream.ready),
+        ]
+        pend_after = Signal(P)
+        m.d.comb += pend_after.eq(Mux(push, pend & ~(1 << pend_lane), pend))
+        # group data may be consumed when at most one id is pending and it goes out now
+        n1_consume = Signal()
+        spikes = Signal(P)
+        v_next = Signal(P * c.membrane_bits)
+        cnt_old = Signal(P * cnt_shape.width)
+        cnt_new = Signal(P * cnt_shape.width)
+        for i, lif in enumerate(lifs):
+            m.d.comb += [
+                lif.v.eq(rd[MemId.VMEM].data.word_select(i, c.membrane_bits)),
+                lif.leak.eq(rd[MemId.LEAK].data.word_select(i, g.leak_bits)),
+                lif.w_in.eq(rd[MemId.WIN].data.word_select(i, c.weight_bits)),
+                lif.drive_en.eq((t == 0) | int(c.input_every_step)),
+                lif.acc.eq(acc_rd[i].data),
+                spikes[i].eq(lif.spike),
+                v_next.word_select(i, c.membrane_bits).eq(lif.v_next),
+                cnt_old.word_select(i, cnt_shape.width).eq(
+                    Mux(t == 0, 0, cnt_rd.data.word_select(i, cnt_shape.width))),
+                cnt_new.word_select(i, cnt_shape.width).eq(
+                    cnt_old.word_select(i, cnt_shape.width) + lif.spike),
+            ]
+        popcount = sum(spikes[i] for i in range(P))
+
+        # -- readout: R0 issue reads of (block, neuron), R1 products, R2 accumulate ------------
+        rb = Signal(range(NB + 1))            # block
+        rn = Signal(range(N + 1))             # neuron of the next read
+        r1_valid, r1_first, r1_last = Signal(), Signal(), Signal()
+        r1_lane = Signal(range(max(P, 2)))
+        r1_nv, r2_nv = Signal(range(R + 1)), Signal(range(R + 1))   # logits of the block
+        r2_valid, r2_first, r2_last = Signal(), Signal(), Signal()
+        r_issue = Signal()
+        ro_word = rd[MemId.RO].data
+        v_sel = Array(rd[MemId.VMEM].data.word_select(i, c.membrane_bits) for i in range(P))
+        c_sel = Array(cnt_rd.data.word_select(i, cnt_shape.width) for i in range(P))
+        v_r1 = v_sel[r1_lane].as_signed()
+        c_r1 = c_sel[r1_lane]
+        shifted = v_r1 >> c.feature_shift
+        fm = Mux(shifted > c.f_max, c.f_max, Mux(shifted < c.f_min, c.f_min, shifted))
+        fc = c_r1 << c.count_shift
+        prod_shape = self._logit_shape
+        r2_terms = [Signal(prod_shape, name=f"r2_term{i}") for i in range(R)]
+        r2_active = Signal()
+        lanes_valid = Signal(range(R + 1))
+        m.d.comb += lanes_valid.eq(Mux(rb == NB - 1, V - (NB - 1) * R, R))
+        m.d.sync += [r2_valid.eq(r1_valid), r2_first.eq(r1_first), r2_last.eq(r1_last),
+                     r2_nv.eq(r1_nv)]
+        with m.If(r1_valid):
+            m.d.sync += r2_active.eq(c_r1 != 0)
+            for i in range(R):
+                wc = ro_word.word_select(i, c.readout_bits).as_signed()
+                wm = ro_word.word_select(R + i, c.readout_bits).as_signed()
+                m.d.sync += r2_terms[i].eq(wm * fm + Mux(c_r1 != 0, wc * fc, 0))
+        logits = [Signal(self._logit_shape, name=f"logit{i}") for i in range(R)]
+        bias = [rd[MemId.BIAS].data.word_select(i, c.bias_bits).as_signed() for i in range(R)]
+        with m.If(r2_valid):
+            for i in range(R):
+                m.d.sync += logits[i].eq(Mux(r2_first, bias[i], logits[i]) + r2_terms[i])
+
+        # out buffer: the R logits of a finished block, shifted out one a cycle
+        obuf = [Signal(self._logit_shape, name=f"obuf{i}") for i in range(R)]
+        ocount = Signal(range(R + 1))
+        sent_s, sent_l = Signal(), Signal()   # this logit already taken by sampler / stream
+        need_s = want_sample & ~sent_s
+        need_l = want_logits & ~sent_l
+        has = ocount != 0
+        m.d.comb += [
+            sampler.i_stream.payload.eq(obuf[0]),
+            sampler.i_stream.valid.eq(has & need_s),
+            self.o_logit.payload.eq(obuf[0]),
+            self.o_logit.valid.eq(has & need_l),
+        ]
+        took_s = sampler.i_stream.valid & sampler.i_stream.ready
+        took_l = self.o_logit.valid & self.o_logit.ready
+        done_s = ~want_sample | sent_s | took_s
+        done_l = ~want_logits | sent_l | took_l
+        shift_out = has & done_s & done_l
+        with m.If(shift_out):
+            m.d.sync += [sent_s.eq(0), sent_l.eq(0), ocount.eq(ocount - 1)]
+            for i in range(R - 1):
+                m.d.sync += obuf[i].eq(obuf[i + 1])
+        with m.Else():
+            with m.If(took_s):
+                m.d.sync += sent_s.eq(1)
+            with m.If(took_l):
+                m.d.sync += sent_l.eq(1)
+        block_done = r2_valid & r2_last
+        with m.If(block_done):   # the FSM starts a block only with obuf empty
+            m.d.sync += ocount.eq(r2_nv)
+            for i in range(R):
+                m.d.sync += obuf[i].eq(Mux(r2_first, bias[i], logits[i]) + r2_terms[i])
+
+        # the sampled id may leave while the last logits still wait for the logits stream
+        char_sent = Signal()
+        with m.If(self.o_char.valid & self.o_char.ready):
+            m.d.sync += char_sent.eq(1)
+
+        # -- reset sequence ---------------------------------------------------------------------
+        clr = Signal(range(NG + 1))
+
+        # -- load port --------------------------------------------------------------------------
+        mc = self.mem_cmd.payload
+        rsp_pending = Signal()
+        rsp_mem = Signal(3)
+        rd_data = Array(rd[mid].data for mid in MemId)
+        m.d.comb += self.mem_rsp.payload.eq(rd_data[rsp_mem])
+        with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
+            m.d.sync += self.mem_rsp.valid.eq(0)
+        with m.If(rsp_pending):
+            m.d.sync += [rsp_pending.eq(0), self.mem_rsp.valid.eq(1)]
+
+        # -- the controller ---------------------------------------------------------------------
+        busy = Signal()
+        m.d.comb += [self.busy.eq(busy), inc["cycles"].eq(busy)]
+        # during a load-port read, hold the read data until the response is taken
+        hold_rsp = rsp_pending | self.mem_rsp.valid
+
+        with m.FSM(name="ctrl"):
+            with m.State("IDLE"):
+                m.d.comb += [
+                    self.cmd.ready.eq(~hold_rsp),
+                    self.mem_cmd.ready.eq(~hold_rsp),
+                ]
+                with m.If(self.cmd.valid & self.cmd.ready):
+                    m.d.sync += [
+                        x.eq(self.cmd.payload.id),
+                        want_sample.eq(self.cmd.payload.sample),
+                        want_logits.eq(self.cmd.payload.logits),
+                        tq.eq(self.cmd.payload.tq),
+                        t.eq(0),
+                        char_sent.eq(0),
+                    ]
+                    with m.If(self.cmd.payload.op == Op.RESET):
+                        m.d.sync += clr.eq(0)
+                        m.d.comb += [sampler.seed.eq(self.cmd.payload.seed),
+                                     sampler.seed_load.eq(1)]
+                        m.next = "CLEAR"
+                    with m.Else():
+                        m.d.comb += inc["tokens"].eq(1)
+                        m.d.sync += j.eq(0)
+                        m.next = "SYN"
+                with m.Elif(self.mem_cmd.valid & self.mem_cmd.ready):
+                    for mid in MemId:
+                        with m.If(mc.mem == mid):
+                            m.d.comb += [wr[mid].addr.eq(mc.addr), rd[mid].addr.eq(mc.addr),
+                                         wr[mid].data.eq(mc.data)]
+                            with m.If(mc.write):
+                                m.d.comb += wr[mid].en.eq(1)
+                            with m.Else():
+                                m.d.comb += rd[mid].en.eq(1)
+                    with m.If(~mc.write):
+                        m.d.sync += [rsp_pending.eq(1), rsp_mem.eq(mc.mem)]
+
+            with m.State("CLEAR"):
+                # zero the membranes; drop the pending spikes (swap to the empty buffer and
+                # discard an id the queue may be offering)
+                m.d.comb += [busy.eq(1), wr[MemId.VMEM].addr.eq(clr), wr[MemId.VMEM].data.eq(0),
+                             wr[MemId.VMEM].en.eq(clr < NG)]
+                with m.If(clr == 0):
+                    m.d.comb += [queue.swap.eq(1), queue.o_stream.ready.eq(1)]
+                with m.If(clr < NG):
+                    m.d.sync += clr.eq(clr + 1)
+                with m.Else():
+                    m.next = "IDLE"
+
+            with m.State("SYN"):
+                m.d.comb += busy.eq(1)
+                ev = queue.o_stream
+                m.d.comb += [
+                    syn_issue.eq(ev.valid),
+                    rd[MemId.FAN].addr.eq(ev.payload * F + j),
+                    rd[MemId.FAN].en.eq(ev.valid),
+                    ev.ready.eq(j == F - 1),
+                    inc["syn_events"].eq(ev.valid),
+                    inc["fanout_reads"].eq(ev.valid),
+                    inc["state_reads"].eq(s1_valid),     # accumulator read ...
+                    inc["state_writes"].eq(s2_valid),    # ... and written back
+                ]
+                with m.If(ev.valid):
+                    m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
+                with m.If((queue.cur_level == 0) & ~s1_valid & ~s2_valid):
+                    m.d.sync += [ng.eq(0), n1_valid.eq(0)]
+                    m.next = "NEU"
+
+            with m.State("NEU"):
+                m.d.comb += busy.eq(1)
+                m.d.comb += n1_consume.eq(n1_valid & (pend_after == 0))
+                issue = (~n1_valid | n1_consume) & (ng < NG)
+                m.d.comb += [
+                    rd[MemId.VMEM].addr.eq(ng), rd[MemId.LEAK].addr.eq(ng),
+                    rd[MemId.WIN].addr.eq(x * NG + ng), cnt_rd.addr.eq(ng),
+                    rd[MemId.VMEM].en.eq(issue), rd[MemId.LEAK].en.eq(issue),
+                    rd[MemId.WIN].en.eq(issue), cnt_rd.en.eq(issue),
+                    inc["weight_reads"].eq(Mux(issue, 2, 0)),
+                    inc["state_reads"].eq(Mux(issue, 2 + P, 0)),
+                ]
+                for i in range(P):
+                    m.d.comb += [acc_rd[i].addr.eq(ng), acc_rd[i].en.eq(issue)]
+                with m.If(issue):
+                    m.d.sync += [ng.eq(ng + 1), n1_group.eq(ng), n1_valid.eq(1)]
+                with m.Elif(n1_consume):
+                    m.d.sync += n1_valid.eq(0)
+                with m.If(n1_consume):
+                    m.d.comb += [
+                        wr[MemId.VMEM].addr.eq(n1_group), wr[MemId.VMEM].data.eq(v_next),
+                        wr[MemId.VMEM].en.eq(1),
+                        cnt_wr.addr.eq(n1_group), cnt_wr.data.eq(cnt_new), cnt_wr.en.eq(1),
+                        inc["spikes"].eq(popcount),
+                        inc["state_writes"].eq(2 + P),
+                    ]
+                    for i in range(P):
+                        m.d.comb += [acc_wr[i].addr.eq(n1_group), acc_wr[i].data.eq(0),
+                                     acc_wr[i].en.eq(1)]
+                    m.d.sync += [pend.eq(spikes), pend_group.eq(n1_group)]
+                with m.Elif(push):
+                    m.d.sync += pend.eq(pend_after)
+                with m.If((ng == NG) & ~n1_valid & (pend == 0)):
+                    m.d.comb += queue.swap.eq(1)
+                    with m.If(t == T - 1):
+                        m.d.sync += [rb.eq(0), rn.eq(0)]
+                        m.next = "READOUT"
+                    with m.Else():
+                        m.d.sync += [t.eq(t + 1), j.eq(0)]
+                        m.next = "SYN"
+
+            with m.State("READOUT"):
+                m.d.comb += busy.eq(1)
+                # a block starts only when the previous block's logits have all gone out
+                start_ok = (rn != 0) | ((ocount == 0) & ~r1_valid & ~r2_valid & ~block_done)
+                m.d.comb += r_issue.eq((rb < NB) & (rn < N) & start_ok)
+                m.d.comb += [
+                    rd[MemId.RO].addr.eq(rb * N + rn), rd[MemId.RO].en.eq(r_issue),
+                    rd[MemId.VMEM].addr.eq(group_of(rn)), rd[MemId.VMEM].en.eq(r_issue),
+                    cnt_rd.addr.eq(group_of(rn)), cnt_rd.en.eq(r_issue),
+                    rd[MemId.BIAS].addr.eq(rb), rd[MemId.BIAS].en.eq(r_issue & (rn == 0)),
+                    inc["weight_reads"].eq(Mux(r_issue, Mux(rn == 0, 2, 1), 0)),
+                    inc["state_reads"].eq(Mux(r_issue, 2, 0)),
+                ]
+                m.d.sync += [r1_valid.eq(r_issue), r1_first.eq(rn == 0), r1_last.eq(rn == N - 1),
+                             r1_lane.eq(lane_of(rn)), r1_nv.eq(lanes_valid)]
+                with m.If(r1_valid):
+                    m.d.comb += inc["readout_ops"].eq(Mux(c_r1 != 0, 2, 1) * r1_nv)
+                with m.If(r_issue):
+                    with m.If(rn == N - 1):
+                        m.d.sync += [rn.eq(0), rb.eq(rb + 1)]
+                    with m.Else():
+                        m.d.sync += rn.eq(rn + 1)
+                with m.If((rb == NB) & ~r1_valid & ~r2_valid & (ocount == 0) & ~block_done):
+                    m.next = "FINISH"
+
+            with m.State("FINISH"):
+                # wait until the sampler has handed its id over (when sampling)
+                m.d.comb += busy.eq(1)
+                with m.If(~want_sample | char_sent | (self.o_char.valid & self.o_char.ready)):
+                    m.next = "IDLE"
+
+        # synapse stage 1: read the target's accumulator; stage 2: write the new sum
+        for i in range(P):
+            with m.If(s1_valid & (lane_of(s1_tgt) == i)):
+                m.d.comb += [acc_rd[i].addr.eq(group_of(s1_tgt)), acc_rd[i].en.eq(1)]
+            with m.If(s2_valid & (lane_of(s2_tgt) == i)):
+                m.d.comb += [acc_wr[i].addr.eq(group_of(s2_tgt)),
+                             acc_wr[i].data.eq(acc_rd[i].data + s2_w), acc_wr[i].en.eq(1)]
+        return m

@@ -1,0 +1,122 @@
+"""The leaky integrate-and-fire update of one neuron: SPEC.md section 3.2, as a datapath."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Shape, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..model.config import ModelConfig
+
+__all__ = ["LIFUnit"]
+
+
+class LIFUnit(wiring.Component):
+    """One neuron update per cycle: leak, add drive and synaptic input, saturate, fire, reset.
+
+    With ``M = membrane_bits``, ``W = weight_bits`` and ``N = neurons`` of ``config``, the unit
+    computes, bit-exactly as ``snnfpga.model.golden.GoldenModel`` does (SPEC.md section 3.2)::
+
+        u      = v - (v >> leak) + (drive_en ? w_in << input_shift : 0)
+                   + (acc << recurrent_shift)          # exact, never wraps
+        u      = min(max(u, V_MIN), V_MAX)             # saturate to M bits
+        spike  = u >= threshold
+        v_next = spike ? (u - threshold | 0) : u       # reset: subtract | zero
+
+    The shifts ``input_shift`` and ``recurrent_shift`` are constants of the configuration, so
+    they cost wiring only; the leak shift is per neuron and therefore a barrel shifter.
+
+    Parameters
+    ----------
+    config : ModelConfig
+        The model configuration; the unit reads ``membrane_bits``, ``leak_shift_max``,
+        ``weight_bits``, ``neurons``, ``input_shift``, ``recurrent_shift``, ``threshold`` and
+        ``reset``.
+    latency : int
+        0: the outputs are a combinational function of the inputs. 1: the saturated sum is
+        registered, so ``v_next`` and ``spike`` belong to the inputs of the previous cycle
+        (the register cuts the path after the adder tree; threshold and reset follow it).
+        The pipeline never stalls: every cycle's inputs produce an output one cycle later.
+
+    Attributes
+    ----------
+    v : In(signed(M))
+        Membrane potential before the step, ``V_MIN .. V_MAX``.
+    leak : In(unsigned(bits_for(leak_shift_max)))
+        Leak shift ``k`` of the neuron. Any value is computed exactly (``k = 0`` leaks the
+        whole potential); model files hold ``leak_shift_min .. leak_shift_max``.
+    w_in : In(signed(W))
+        Input weight ``W_in[x][n]`` of the current character, ``-2**(W-1) .. 2**(W-1)-1``.
+    drive_en : In(1)
+        Whether the input drive applies at this step (``t == 0`` or ``input_every_step``).
+    acc : In(signed(...))
+        Synaptic sum of the step before its shift, ``sum w[s][j]`` over the spikes delivered
+        to this neuron. A target appears at most once in each source's fan-out list and each
+        of the ``N`` neurons spikes at most once per step, so ``acc`` lies in
+        ``N * -2**(W-1) .. N * (2**(W-1)-1)``; the port has exactly that range (``acc_shape``).
+    v_next : Out(signed(M))
+        Membrane potential after saturation and reset.
+    spike : Out(1)
+        Whether the neuron fired at this step.
+    """
+
+    def __init__(self, *, config: ModelConfig, latency: int = 0):
+        if not isinstance(config, ModelConfig):
+            raise TypeError(f"config must be a ModelConfig, not {config!r}")
+        if isinstance(latency, bool) or latency not in (0, 1):
+            raise ValueError(f"latency must be 0 or 1, not {latency!r}")
+        self._config = config
+        self._latency = latency
+        c = config
+        self._acc_shape = Shape.cast(range(c.neurons * c.w_min, c.neurons * c.w_max + 1))
+        super().__init__({
+            "v":        In(signed(c.membrane_bits)),
+            "leak":     In(range(c.leak_shift_max + 1)),
+            "w_in":     In(signed(c.weight_bits)),
+            "drive_en": In(1),
+            "acc":      In(self._acc_shape),
+            "v_next":   Out(signed(c.membrane_bits)),
+            "spike":    Out(1),
+        })
+
+    @property
+    def config(self) -> ModelConfig:
+        """The model configuration the unit was built for."""
+        return self._config
+
+    @property
+    def latency(self) -> int:
+        """Cycles from the inputs to ``v_next`` / ``spike`` (0 or 1)."""
+        return self._latency
+
+    @property
+    def acc_shape(self) -> Shape:
+        """Shape of the ``acc`` port: the full range of one step's synaptic sum."""
+        return self._acc_shape
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self._config
+
+        # Every operand is widened by Amaranth's arithmetic (+/- add a bit, << by a constant
+        # adds its bits), so `total` is the exact sum of SPEC.md 3.2.2 whatever the widths.
+        leaked = self.v - (self.v >> self.leak)    # signed >> is arithmetic: floor, as specified
+        drive = Mux(self.drive_en, self.w_in << c.input_shift, 0)
+        total = leaked + drive + (self.acc << c.recurrent_shift)
+
+        saturated = Mux(total > c.v_max, c.v_max, Mux(total < c.v_min, c.v_min, total))
+        u = Signal(signed(c.membrane_bits))
+        if self._latency:
+            m.d.sync += u.eq(saturated)
+        else:
+            m.d.comb += u.eq(saturated)
+
+        # The reset follows the saturation, so a saturated neuron leaves at V_MAX - threshold
+        # at most; both results fit the membrane width since 1 <= threshold <= V_MAX.
+        fire = u >= c.threshold
+        after_reset = u - c.threshold if c.reset == "subtract" else 0
+        m.d.comb += [
+            self.spike.eq(fire),
+            self.v_next.eq(Mux(fire, after_reset, u)),
+        ]
+        return m

@@ -1,0 +1,216 @@
+# amaranth: UnusedElaboratable=no
+"""Core against the golden model in Amaranth's simulator: random small configurations, random
+commands, random idle cycles and back-pressure; every logit, sampled id, counter and membrane."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("amaranth")
+
+from amaranth.sim import Simulator  # noqa: E402
+from conftest import random_model  # noqa: E402
+from snnfpga.hw.core import COUNTERS, Core, Op  # noqa: E402
+from snnfpga.hw.memmap import Geometry, MemId, pack_memories, unpack_lanes  # noqa: E402
+from snnfpga.model.golden import seed_to_state  # noqa: E402
+from snnfpga.sim.trace import (  # noqa: E402
+    TokenTrace,
+    Trace,
+    expected_trace,
+    first_mismatch,
+    random_commands,
+)
+
+TIMEOUT = 20_000   # cycles a command may take in these small configurations
+PER_TOKEN = ("spikes", "syn_events", "readout_ops")
+
+
+def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, stall=0.3,
+             load=False, read_counts=True):
+    """Drive ``commands`` through a simulated core; return its trace and counter totals."""
+    cfg, voc = model.config, len(model.vocab)
+    geom = Geometry(cfg, voc, lanes, readout_lanes)
+    dut = Core(config=cfg, vocab_size=voc, weights=None if load else model.weights,
+               lanes=lanes, readout_lanes=readout_lanes)
+    rng = np.random.default_rng(seed)
+    got = Trace()
+    logits_q, chars_q = [], []
+    totals = {}
+
+    async def sink(ctx, port, queue):
+        while True:
+            ready = int(rng.random() >= stall)
+            ctx.set(port.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
+            if valid and ready:
+                queue.append(payload)
+
+    async def mem_access(ctx, mem, addr, data=0, write=False):
+        ctx.set(dut.mem_cmd.payload, {"write": int(write), "mem": int(mem), "addr": addr,
+                                      "data": data})
+        ctx.set(dut.mem_cmd.valid, 1)
+        await ctx.tick().until(dut.mem_cmd.ready)
+        ctx.set(dut.mem_cmd.valid, 0)
+        if write:
+            return None
+        ctx.set(dut.mem_rsp.ready, 1)
+        while True:
+            _, _, valid, word = await ctx.tick().sample(dut.mem_rsp.valid, dut.mem_rsp.payload)
+            if valid:
+                break
+        ctx.set(dut.mem_rsp.ready, 0)
+        return word
+
+    async def counters(ctx):
+        return {name: ctx.get(dut.counters[i]) for i, name in enumerate(COUNTERS)}
+
+    async def driver(ctx):
+        if load:   # write every weight through the load port, then read a few words back
+            words = pack_memories(geom, model.weights)
+            for mem in (MemId.WIN, MemId.LEAK, MemId.FAN, MemId.RO, MemId.BIAS):
+                for a, w in enumerate(words[mem]):
+                    await mem_access(ctx, mem, a, w, write=True)
+            for mem in (MemId.FAN, MemId.RO):
+                a = int(rng.integers(0, len(words[mem])))
+                assert await mem_access(ctx, mem, a) == words[mem][a]
+        before = await counters(ctx)
+        for cmd in commands:
+            while rng.random() < idle:
+                await ctx.tick()
+            ctx.set(dut.cmd.payload, {
+                "op": Op.RESET if cmd.op == "reset" else Op.TOKEN, "id": cmd.id,
+                "sample": int(cmd.sample), "logits": int(cmd.logits), "tq": cmd.tq,
+                "seed": seed_to_state(cmd.seed)})
+            ctx.set(dut.cmd.valid, 1)
+            await ctx.tick().until(dut.cmd.ready)
+            ctx.set(dut.cmd.valid, 0)
+            await ctx.tick()
+            for _ in range(TIMEOUT):
+                if not ctx.get(dut.busy) and (cmd.op != "token" or (
+                        (chars_q or not cmd.sample) and (len(logits_q) >= voc or not cmd.logits))):
+                    break
+                await ctx.tick()
+            else:
+                raise AssertionError(f"command {cmd} not finished after {TIMEOUT} cycles: "
+                                     f"busy {ctx.get(dut.busy)}, {len(chars_q)} ids and "
+                                     f"{len(logits_q)} logits received")
+            if cmd.op != "token":
+                continue
+            after = await counters(ctx)
+            counts = []
+            if read_counts:
+                for gi in range(geom.groups):
+                    word = await mem_access(ctx, MemId.CNT, gi)
+                    counts += unpack_lanes(word, geom.count_bits, lanes, signed=False)
+            got.tokens.append(TokenTrace(
+                logits=[logits_q.pop(0) for _ in range(voc)] if cmd.logits else [],
+                sampled=chars_q.pop(0) if cmd.sample else None, counts=counts,
+                **{k: after[k] - before[k] for k in PER_TOKEN}))
+            before = after
+        for gi in range(geom.groups):
+            word = await mem_access(ctx, MemId.VMEM, gi)
+            got.membranes += unpack_lanes(word, cfg.membrane_bits, lanes, signed=True)
+        totals.update(await counters(ctx))
+        assert not logits_q and not chars_q, "the core sent more than it was asked for"
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(driver)
+
+    async def logit_sink(ctx):
+        await sink(ctx, dut.o_logit, logits_q)
+
+    async def char_sink(ctx):
+        await sink(ctx, dut.o_char, chars_q)
+
+    sim.add_testbench(logit_sink, background=True)
+    sim.add_testbench(char_sink, background=True)
+    sim.run()
+    return got, totals
+
+
+def check(model, commands, **kw):
+    exp = expected_trace(model, commands)
+    got, totals = run_core(model, commands, **kw)
+    for e, g in zip(exp.tokens, got.tokens, strict=False):
+        if not g.logits:
+            e.logits = []
+        if not g.counts:
+            e.counts = []
+    report = first_mismatch(exp, got, model.config.neurons)
+    assert report is None, report
+    return exp, totals
+
+
+CONFIGS = {
+    "small-default": (dict(neurons=16, fanout=6, membrane_bits=12, threshold=100), 1, 4),
+    "lanes-2": (dict(neurons=16, fanout=16, membrane_bits=10, threshold=60, reset="zero"), 2, 3),
+    "lanes-4-latched": (dict(neurons=12, fanout=5, steps=3, input_every_step=False,
+                             membrane_bits=8, threshold=40, input_shift=4), 4, 8),
+    "one-step": (dict(neurons=8, fanout=3, steps=1, membrane_bits=12, threshold=30), 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_core_equals_golden(name):
+    over, lanes, rlanes = CONFIGS[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    model = random_model(rng, vocab="abcdefg", extremes=0.2, **over)
+    cmds = random_commands(rng, len(model.vocab), 40)
+    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=len(name))
+    # firing and synaptic traffic happened, so the comparison exercised the event path
+    assert sum(t.spikes for t in exp.tokens) > 0
+    assert sum(t.syn_events for t in exp.tokens) > 0
+
+
+def test_memory_access_counters_follow_the_schedule():
+    rng = np.random.default_rng(7)
+    over = dict(neurons=16, fanout=4, membrane_bits=12, threshold=100)
+    model = random_model(rng, vocab="abcde", **over)
+    cmds = random_commands(rng, 5, 12, resets=False)
+    lanes, rlanes = 2, 2
+    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, idle=0, stall=0,
+                        read_counts=False)
+    geom = Geometry(model.config, 5, lanes, rlanes)
+    c, k = model.config, len(exp.tokens)
+    ev = sum(t.syn_events for t in exp.tokens)
+    assert totals["tokens"] == k
+    assert totals["spikes"] == sum(t.spikes for t in exp.tokens)
+    assert totals["fanout_reads"] == ev
+    # neuron phases: win + leak per group; readout: one ro word per (block, neuron), bias
+    assert totals["weight_reads"] == k * (c.steps * geom.groups * 2
+                                          + geom.blocks * (c.neurons + 1))
+    # neuron phases: membrane, count and P accumulators per group; synapses: one acc each;
+    # readout: membrane and count per (block, neuron)
+    assert totals["state_reads"] == ev + k * (c.steps * geom.groups * (2 + lanes)
+                                              + geom.blocks * c.neurons * 2)
+    assert totals["state_writes"] == ev + k * c.steps * geom.groups * (2 + lanes)
+
+
+def random_config(rng) -> tuple[dict, int, int]:
+    """A small random configuration that saturates often: narrow membranes, big shifts."""
+    n = int(rng.integers(2, 25))
+    mb = int(rng.integers(6, 13))
+    over = dict(
+        neurons=n, fanout=int(rng.integers(1, n + 1)), steps=int(rng.integers(1, 5)),
+        membrane_bits=mb, leak_shift_min=int(rng.integers(1, 4)),
+        threshold=int(rng.integers(1, (1 << (mb - 1)))),
+        input_shift=int(rng.integers(0, mb - 2)), recurrent_shift=int(rng.integers(0, mb - 3)),
+        reset=str(rng.choice(["subtract", "zero"])), input_every_step=bool(rng.random() < 0.5),
+        feature_shift=int(rng.integers(0, 4)), feature_bits=int(rng.integers(2, mb + 1)),
+        count_shift=int(rng.integers(0, 5)))
+    over["leak_shift_max"] = over["leak_shift_min"] + int(rng.integers(0, 4))
+    lanes = int(rng.choice([d for d in (1, 2, 4) if n % d == 0]))
+    return over, lanes, int(rng.integers(1, 9))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", range(20))
+def test_core_random_configurations(k):
+    rng = np.random.default_rng(1000 + k)
+    over, lanes, rlanes = random_config(rng)
+    vocab = "abcdefghijklmnopqrstuvwxyz"[: int(rng.integers(1, 27))]
+    model = random_model(rng, vocab=vocab, extremes=0.3, **over)
+    cmds = random_commands(rng, len(vocab), 25)
+    check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=k)
