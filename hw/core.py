@@ -13,8 +13,8 @@ from amaranth.utils import ceil_log2
 from ..model.config import ModelConfig
 from ..model.modelfile import IntWeights
 from .event_queue import EventQueue
-from .lif import LIFUnit
-from .memmap import Geometry, MemId, pack_memories
+from .lif import LIFUnit, accumulator_shape
+from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId, pack_memories
 from .sampler import TEMPERATURE_BITS, Sampler
 
 __all__ = ["Core", "Op", "COUNTERS", "COUNTER_BITS", "cycle_lower_bound"]
@@ -43,17 +43,22 @@ class Op(IntEnum):
     RESET = 1   # clear membranes and pending spikes, seed the sampler's generator
 
 
-def cycle_lower_bound(geom: Geometry, syn_events: int) -> int:
+def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
     """Cycles one character needs at least, set by the memory ports and lanes of the core.
 
     Every phase is bound by one memory that it reads one word per cycle::
 
         syn_events                  fan-out list entries, one per cycle (synapse phases)
       + T * N / P                   membrane words of P neurons (neuron phases)
-      + ceil(V / R) * N             readout weight words of R characters (readout)
+      + ceil(V / R) * (N + S)       readout weight words of R characters: a membrane word
+                                    for every neuron, a count word for each of the S neurons
+                                    that spiked in the token (readout)
+
+    ``S`` follows from the token's readout operations, ``readout_ops = V * (N + S)``.
     """
     c = geom.config
-    return syn_events + c.steps * geom.groups + geom.blocks * c.neurons
+    words_per_block = readout_ops // geom.vocab_size
+    return syn_events + c.steps * geom.groups + geom.blocks * words_per_block
 
 
 class Core(wiring.Component):
@@ -71,11 +76,11 @@ class Core(wiring.Component):
       memories per cycle, clear their accumulators, count their spikes and push the ids of the
       spiking ones into the event queue. The queue takes one id a cycle; when more than one of
       the ``P`` lanes spikes, the phase waits until the ids are pushed.
-    * **readout**: for each block of ``R`` characters, ``N`` cycles each read one word of count
-      and membrane weights of one neuron, its membrane and spike count, and accumulate ``R``
-      logits exactly (a multiply for a zero spike count is skipped and not counted). The
-      finished block's logits go out one per cycle to the sampler and/or the ``logits`` stream
-      before the next block starts.
+    * **readout**: for each block of ``R`` characters, one cycle per neuron reads its membrane
+      weights for the ``R`` characters, its membrane and its spike count; a neuron that spiked
+      in the token takes one more cycle to read its count weights (a zero count costs nothing).
+      ``R`` logits are accumulated exactly. The finished block's logits go out one per cycle
+      to the sampler and/or the ``logits`` stream before the next block starts.
 
     The event queue holds ``N`` ids per step, so it never overflows (``event_queue.py``). The
     accumulators start every step at zero: the neuron phase writes zero back as it reads them.
@@ -109,6 +114,11 @@ class Core(wiring.Component):
         with ``data``. Taken only when the core is idle; a read answers on ``mem_rsp``.
     mem_rsp : Out(stream)
         The word a read asked for (zero-extended to the port width).
+    o_spike : Out(valid, payload)
+        Trace of the spikes as they enter the event queue: while ``valid``, ``payload.step``
+        (time step within the token) and ``payload.neuron`` name one spike, in ascending
+        neuron order within a step. For verification and debugging only: it has no ``ready``
+        and cannot stall the core, and a build that leaves it unconnected loses no logic.
     counters : Out(array of COUNTER_BITS)
         The performance counters named in :data:`COUNTERS`.
     counters_clear : In(1)
@@ -118,7 +128,7 @@ class Core(wiring.Component):
     """
 
     def __init__(self, *, config: ModelConfig, vocab_size: int, weights: IntWeights | None = None,
-                 lanes: int = 1, readout_lanes: int = 4):
+                 lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES):
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig, not {config!r}")
         geom = Geometry(config, vocab_size, lanes, readout_lanes)
@@ -148,6 +158,10 @@ class Core(wiring.Component):
             "o_logit":        Out(stream.Signature(signed(self._logit_shape.width))),
             "mem_cmd":        In(stream.Signature(mem_layout)),
             "mem_rsp":        Out(stream.Signature(geom.data_bits)),
+            "o_spike":        Out(wiring.Signature({
+                "valid": Out(1),
+                "payload": Out(data.StructLayout({"step": range(max(c.steps, 2)),
+                                                  "neuron": geom.target_bits}))})),
             "counters":       Out(COUNTER_BITS).array(len(COUNTERS)),
             "counters_clear": In(1),
             "busy":           Out(1),
@@ -182,7 +196,7 @@ class Core(wiring.Component):
             mems[mid] = mem
             wr[mid] = mem.write_port()
             rd[mid] = mem.read_port()
-        acc_shape = Shape.cast(range(N * c.w_min, N * c.w_max + 1))   # LIFUnit.acc_shape
+        acc_shape = accumulator_shape(c)
         cnt_shape = unsigned(g.count_bits)
         acc_rd, acc_wr = [], []
         for i in range(P):   # bank i holds the accumulators of neurons n with n % P == i
@@ -246,6 +260,10 @@ class Core(wiring.Component):
         ng = Signal(range(NG + 1))            # next group to read
         n1_valid = Signal()
         n1_group = Signal(range(NG))
+        G = g.win_groups_per_word
+        win_addr = Signal(range(g.depth(MemId.WGT)))   # wgt word of group ng's input weights
+        win_slot = Signal(range(max(G, 2)))            # ... and its slot in that word
+        n1_slot = Signal(range(max(G, 2)))
         pend = Signal(P)                      # spiking lanes of the last group not yet pushed
         pend_group = Signal(range(NG))
         pend_lane = Signal(range(max(P, 2)))
@@ -259,6 +277,8 @@ class Core(wiring.Component):
             queue.i_stream.valid.eq(pend != 0),
             push.eq(queue.i_stream.valid & queue.i_stream.ready),
         ]
+        m.d.comb += [self.o_spike.valid.eq(push), self.o_spike.payload.step.eq(t),
+                     self.o_spike.payload.neuron.eq(queue.i_stream.payload)]
         pend_after = Signal(P)
         m.d.comb += pend_after.eq(Mux(push, pend & ~(1 << pend_lane), pend))
         # group data may be consumed when at most one id is pending and it goes out now
@@ -271,7 +291,8 @@ class Core(wiring.Component):
             m.d.comb += [
                 lif.v.eq(rd[MemId.VMEM].data.word_select(i, c.membrane_bits)),
                 lif.leak.eq(rd[MemId.LEAK].data.word_select(i, g.leak_bits)),
-                lif.w_in.eq(rd[MemId.WIN].data.word_select(i, c.weight_bits)),
+                lif.w_in.eq(rd[MemId.WGT].data.word_select(n1_slot * P + i, c.weight_bits)
+                            if G > 1 else rd[MemId.WGT].data.word_select(i, c.weight_bits)),
                 lif.drive_en.eq((t == 0) | int(c.input_every_step)),
                 lif.acc.eq(acc_rd[i].data),
                 spikes[i].eq(lif.spike),
@@ -283,15 +304,17 @@ class Core(wiring.Component):
             ]
         popcount = sum(spikes[i] for i in range(P))
 
-        # -- readout: R0 issue reads of (block, neuron), R1 products, R2 accumulate ------------
+        # -- readout: R0 issue a read, R1 products, R2 accumulate ------------------------------
+        # A membrane-word read of neuron n (kind 0) issues with its membrane and count; when
+        # the count turns out non-zero in R1, the count-word read of n (kind 1) issues next.
         rb = Signal(range(NB + 1))            # block
-        rn = Signal(range(N + 1))             # neuron of the next read
-        r1_valid, r1_first, r1_last = Signal(), Signal(), Signal()
+        rn = Signal(range(N + 1))             # neuron of the next membrane-word read
+        r1_valid, r1_kind, r1_first, r1_nlast = Signal(), Signal(), Signal(), Signal()
+        r1_addr = Signal(range(g.depth(MemId.WGT)))
         r1_lane = Signal(range(max(P, 2)))
         r1_nv, r2_nv = Signal(range(R + 1)), Signal(range(R + 1))   # logits of the block
         r2_valid, r2_first, r2_last = Signal(), Signal(), Signal()
-        r_issue = Signal()
-        ro_word = rd[MemId.RO].data
+        ro_word = rd[MemId.WGT].data
         v_sel = Array(rd[MemId.VMEM].data.word_select(i, c.membrane_bits) for i in range(P))
         c_sel = Array(cnt_rd.data.word_select(i, cnt_shape.width) for i in range(P))
         v_r1 = v_sel[r1_lane].as_signed()
@@ -299,24 +322,27 @@ class Core(wiring.Component):
         shifted = v_r1 >> c.feature_shift
         fm = Mux(shifted > c.f_max, c.f_max, Mux(shifted < c.f_min, c.f_min, shifted))
         fc = c_r1 << c.count_shift
+        feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
+        m.d.comb += feat.eq(Mux(r1_kind, fc, fm))
+        r1_last = r1_nlast & (r1_kind | (c_r1 == 0))   # no count word follows
+        cnt_issue = Signal()                  # R0 issues the count word of R1's neuron
+        mem_issue = Signal()                  # R0 issues the membrane word of neuron rn
+        m.d.comb += cnt_issue.eq(r1_valid & ~r1_kind & (c_r1 != 0))
         prod_shape = self._logit_shape
         r2_terms = [Signal(prod_shape, name=f"r2_term{i}") for i in range(R)]
-        r2_active = Signal()
         lanes_valid = Signal(range(R + 1))
         m.d.comb += lanes_valid.eq(Mux(rb == NB - 1, V - (NB - 1) * R, R))
-        m.d.sync += [r2_valid.eq(r1_valid), r2_first.eq(r1_first), r2_last.eq(r1_last),
+        m.d.sync += [r2_valid.eq(r1_valid), r2_first.eq(r1_first), r2_last.eq(r1_valid & r1_last),
                      r2_nv.eq(r1_nv)]
         with m.If(r1_valid):
-            m.d.sync += r2_active.eq(c_r1 != 0)
             for i in range(R):
-                wc = ro_word.word_select(i, c.readout_bits).as_signed()
-                wm = ro_word.word_select(R + i, c.readout_bits).as_signed()
-                m.d.sync += r2_terms[i].eq(wm * fm + Mux(c_r1 != 0, wc * fc, 0))
+                w = ro_word.word_select(i, c.readout_bits).as_signed()
+                m.d.sync += r2_terms[i].eq(w * feat)
+        # the R sums start at zero; each logit's bias is added as it goes out (below)
         logits = [Signal(self._logit_shape, name=f"logit{i}") for i in range(R)]
-        bias = [rd[MemId.BIAS].data.word_select(i, c.bias_bits).as_signed() for i in range(R)]
         with m.If(r2_valid):
             for i in range(R):
-                m.d.sync += logits[i].eq(Mux(r2_first, bias[i], logits[i]) + r2_terms[i])
+                m.d.sync += logits[i].eq(Mux(r2_first, 0, logits[i]) + r2_terms[i])
 
         # out buffer: the R logits of a finished block, shifted out one a cycle
         obuf = [Signal(self._logit_shape, name=f"obuf{i}") for i in range(R)]
@@ -325,10 +351,15 @@ class Core(wiring.Component):
         need_s = want_sample & ~sent_s
         need_l = want_logits & ~sent_l
         has = ocount != 0
+        # the bias memory holds one bias a word; it is read ahead, so that its output is the
+        # bias of the logit at the head of the buffer (logit ``oidx`` of the token)
+        oidx = Signal(range(V + 1))
+        head = Signal(self._logit_shape)
         m.d.comb += [
-            sampler.i_stream.payload.eq(obuf[0]),
+            head.eq(obuf[0] + rd[MemId.BIAS].data.as_signed()),
+            sampler.i_stream.payload.eq(head),
             sampler.i_stream.valid.eq(has & need_s),
-            self.o_logit.payload.eq(obuf[0]),
+            self.o_logit.payload.eq(head),
             self.o_logit.valid.eq(has & need_l),
         ]
         took_s = sampler.i_stream.valid & sampler.i_stream.ready
@@ -337,7 +368,7 @@ class Core(wiring.Component):
         done_l = ~want_logits | sent_l | took_l
         shift_out = has & done_s & done_l
         with m.If(shift_out):
-            m.d.sync += [sent_s.eq(0), sent_l.eq(0), ocount.eq(ocount - 1)]
+            m.d.sync += [sent_s.eq(0), sent_l.eq(0), ocount.eq(ocount - 1), oidx.eq(oidx + 1)]
             for i in range(R - 1):
                 m.d.sync += obuf[i].eq(obuf[i + 1])
         with m.Else():
@@ -349,7 +380,7 @@ class Core(wiring.Component):
         with m.If(block_done):   # the FSM starts a block only with obuf empty
             m.d.sync += ocount.eq(r2_nv)
             for i in range(R):
-                m.d.sync += obuf[i].eq(Mux(r2_first, bias[i], logits[i]) + r2_terms[i])
+                m.d.sync += obuf[i].eq(Mux(r2_first, 0, logits[i]) + r2_terms[i])
 
         # the sampled id may leave while the last logits still wait for the logits stream
         char_sent = Signal()
@@ -440,7 +471,8 @@ class Core(wiring.Component):
                 with m.If(ev.valid):
                     m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
                 with m.If((queue.cur_level == 0) & ~s1_valid & ~s2_valid):
-                    m.d.sync += [ng.eq(0), n1_valid.eq(0)]
+                    m.d.sync += [ng.eq(0), n1_valid.eq(0), win_slot.eq(0),
+                                 win_addr.eq(g.win_base + x * g.win_row_words)]
                     m.next = "NEU"
 
             with m.State("NEU"):
@@ -449,16 +481,21 @@ class Core(wiring.Component):
                 issue = (~n1_valid | n1_consume) & (ng < NG)
                 m.d.comb += [
                     rd[MemId.VMEM].addr.eq(ng), rd[MemId.LEAK].addr.eq(ng),
-                    rd[MemId.WIN].addr.eq(x * NG + ng), cnt_rd.addr.eq(ng),
+                    rd[MemId.WGT].addr.eq(win_addr), cnt_rd.addr.eq(ng),
                     rd[MemId.VMEM].en.eq(issue), rd[MemId.LEAK].en.eq(issue),
-                    rd[MemId.WIN].en.eq(issue), cnt_rd.en.eq(issue),
+                    rd[MemId.WGT].en.eq(issue), cnt_rd.en.eq(issue),
                     inc["weight_reads"].eq(Mux(issue, 2, 0)),
                     inc["state_reads"].eq(Mux(issue, 2 + P, 0)),
                 ]
                 for i in range(P):
                     m.d.comb += [acc_rd[i].addr.eq(ng), acc_rd[i].en.eq(issue)]
                 with m.If(issue):
-                    m.d.sync += [ng.eq(ng + 1), n1_group.eq(ng), n1_valid.eq(1)]
+                    m.d.sync += [ng.eq(ng + 1), n1_group.eq(ng), n1_valid.eq(1),
+                                 n1_slot.eq(win_slot)]
+                    with m.If(win_slot == G - 1):
+                        m.d.sync += [win_slot.eq(0), win_addr.eq(win_addr + 1)]
+                    with m.Else():
+                        m.d.sync += win_slot.eq(win_slot + 1)
                 with m.Elif(n1_consume):
                     m.d.sync += n1_valid.eq(0)
                 with m.If(n1_consume):
@@ -478,7 +515,9 @@ class Core(wiring.Component):
                 with m.If((ng == NG) & ~n1_valid & (pend == 0)):
                     m.d.comb += queue.swap.eq(1)
                     with m.If(t == T - 1):
-                        m.d.sync += [rb.eq(0), rn.eq(0)]
+                        m.d.sync += [rb.eq(0), rn.eq(0), oidx.eq(0)]
+                        m.d.comb += [rd[MemId.BIAS].addr.eq(0), rd[MemId.BIAS].en.eq(1),
+                                     inc["weight_reads"].eq(1)]
                         m.next = "READOUT"
                     with m.Else():
                         m.d.sync += [t.eq(t + 1), j.eq(0)]
@@ -486,26 +525,37 @@ class Core(wiring.Component):
 
             with m.State("READOUT"):
                 m.d.comb += busy.eq(1)
+                # read the next logit's bias as the head logit leaves
+                bias_next = Signal()
+                m.d.comb += [bias_next.eq(shift_out & (oidx < V - 1)),
+                             rd[MemId.BIAS].addr.eq(oidx + 1), rd[MemId.BIAS].en.eq(bias_next)]
                 # a block starts only when the previous block's logits have all gone out
                 start_ok = (rn != 0) | ((ocount == 0) & ~r1_valid & ~r2_valid & ~block_done)
-                m.d.comb += r_issue.eq((rb < NB) & (rn < N) & start_ok)
-                m.d.comb += [
-                    rd[MemId.RO].addr.eq(rb * N + rn), rd[MemId.RO].en.eq(r_issue),
-                    rd[MemId.VMEM].addr.eq(group_of(rn)), rd[MemId.VMEM].en.eq(r_issue),
-                    cnt_rd.addr.eq(group_of(rn)), cnt_rd.en.eq(r_issue),
-                    rd[MemId.BIAS].addr.eq(rb), rd[MemId.BIAS].en.eq(r_issue & (rn == 0)),
-                    inc["weight_reads"].eq(Mux(r_issue, Mux(rn == 0, 2, 1), 0)),
-                    inc["state_reads"].eq(Mux(r_issue, 2, 0)),
-                ]
-                m.d.sync += [r1_valid.eq(r_issue), r1_first.eq(rn == 0), r1_last.eq(rn == N - 1),
-                             r1_lane.eq(lane_of(rn)), r1_nv.eq(lanes_valid)]
-                with m.If(r1_valid):
-                    m.d.comb += inc["readout_ops"].eq(Mux(c_r1 != 0, 2, 1) * r1_nv)
-                with m.If(r_issue):
+                m.d.comb += mem_issue.eq(~cnt_issue & (rb < NB) & (rn < N) & start_ok)
+                with m.If(cnt_issue):
+                    m.d.comb += [
+                        rd[MemId.WGT].addr.eq(r1_addr + N), rd[MemId.WGT].en.eq(1),
+                        inc["weight_reads"].eq(1 + bias_next),
+                    ]
+                with m.Else():
+                    m.d.comb += [
+                        rd[MemId.WGT].addr.eq(rb * (2 * N) + rn), rd[MemId.WGT].en.eq(mem_issue),
+                        rd[MemId.VMEM].addr.eq(group_of(rn)), rd[MemId.VMEM].en.eq(mem_issue),
+                        cnt_rd.addr.eq(group_of(rn)), cnt_rd.en.eq(mem_issue),
+                        inc["weight_reads"].eq(mem_issue + bias_next),
+                        inc["state_reads"].eq(Mux(mem_issue, 2, 0)),
+                    ]
+                m.d.sync += [r1_valid.eq(mem_issue | cnt_issue), r1_kind.eq(cnt_issue),
+                             r1_first.eq(mem_issue & (rn == 0))]
+                with m.If(mem_issue):
+                    m.d.sync += [r1_nlast.eq(rn == N - 1), r1_lane.eq(lane_of(rn)),
+                                 r1_nv.eq(lanes_valid), r1_addr.eq(rb * (2 * N) + rn)]
                     with m.If(rn == N - 1):
                         m.d.sync += [rn.eq(0), rb.eq(rb + 1)]
                     with m.Else():
                         m.d.sync += rn.eq(rn + 1)
+                with m.If(r1_valid):
+                    m.d.comb += inc["readout_ops"].eq(r1_nv)
                 with m.If((rb == NB) & ~r1_valid & ~r2_valid & (ocount == 0) & ~block_done):
                     m.next = "FINISH"
 

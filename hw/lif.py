@@ -8,7 +8,12 @@ from amaranth.lib.wiring import In, Out
 
 from ..model.config import ModelConfig
 
-__all__ = ["LIFUnit"]
+__all__ = ["LIFUnit", "accumulator_shape"]
+
+
+def accumulator_shape(config: ModelConfig) -> Shape:
+    """Exact range of a step's synaptic sum before its shift: ``N`` spikes of extreme weight."""
+    return Shape.cast(range(config.neurons * config.w_min, config.neurons * config.w_max + 1))
 
 
 class LIFUnit(wiring.Component):
@@ -68,7 +73,7 @@ class LIFUnit(wiring.Component):
         self._config = config
         self._latency = latency
         c = config
-        self._acc_shape = Shape.cast(range(c.neurons * c.w_min, c.neurons * c.w_max + 1))
+        self._acc_shape = accumulator_shape(c)
         super().__init__({
             "v":        In(signed(c.membrane_bits)),
             "leak":     In(range(c.leak_shift_max + 1)),

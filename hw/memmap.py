@@ -1,21 +1,28 @@
 """How the model's integer tensors are laid out in the accelerator's memories, word by word.
 
-The core (``core.Core``) reads every weight memory through one port, one word per cycle, so
-the layout decides the parallelism: ``P`` neuron lanes read ``P`` neurons' input weights,
-leak shifts and membranes in one word; ``R`` readout lanes read the count and membrane weights
-of ``R`` characters for one neuron in one word. A word's lane ``i`` sits at bits
-``[i*b, (i+1)*b)`` for fields of ``b`` bits, two's complement for signed fields.
+The core (``core.Core``) reads every memory through one port, one word per cycle, so the
+layout decides the parallelism: ``P`` neuron lanes read ``P`` neurons' leak shifts and
+membranes in one word; ``R`` readout lanes read one feature's weights for ``R`` characters in
+one word. A word's lane ``i`` sits at bits ``[i*b, (i+1)*b)`` for fields of ``b`` bits, two's
+complement for signed fields.
+
+The input and readout weights share one memory, ``wgt``, because no phase reads both: on the
+iCE40 UP5K it is two SPRAM blocks side by side (32-bit words), the fan-out lists the other two.
+Its words are ``D = max(R * readout_bits, P * weight_bits)`` bits wide; a word holds
+``G = floor(D / (P * weight_bits))`` groups of input weights.
 
 ========  =====================  ==============================================================
 memory    words                  word ``a`` holds
 ========  =====================  ==============================================================
-``win``   ``V * N/P``            ``W_in[x][g*P + i]`` for ``a = x*N/P + g``, lanes ``i < P``
+``wgt``   ``2 * B * N``          readout, ``B = ceil(V/R)`` blocks: for ``a = (2b + k)*N + n``,
+                                 ``Wm[b*R + i][n]`` (``k = 0``) or ``Wc[b*R + i][n]``
+                                 (``k = 1``) in lanes ``i < R`` (zero past ``V``)
+          ``+ V * ceil(N/P/G)``  input weights, after the readout: for ``a = 2*B*N + x*ceil(N/P/G)
+                                 + g // G``, ``W_in[x][g*P + i]`` in lane ``(g % G) * P + i``
 ``leak``  ``N/P``                ``k[g*P + i]``
 ``fan``   ``N * F``              entry ``j`` of neuron ``s``'s fan-out list, ``a = s*F + j``:
                                  target in the low ``ceil(log2 N)`` bits, weight above it
-``ro``    ``ceil(V/R) * N``      for ``a = b*N + n``: ``Wc[b*R + i][n]`` in lanes ``0..R-1``,
-                                 ``Wm[b*R + i][n]`` in lanes ``R..2R-1`` (zero past ``V``)
-``bias``  ``ceil(V/R)``          ``b[b*R + i]`` (zero past ``V``)
+``bias``  ``V``                  ``b[a]`` (added to each logit as it leaves the core)
 ``vmem``  ``N/P``                membranes ``v[g*P + i]`` (state, also readable and writable)
 ``cnt``   ``N/P``                spike counts ``c[g*P + i]`` of the last token (state)
 ========  =====================  ==============================================================
@@ -34,19 +41,25 @@ import numpy as np
 from ..model.config import ModelConfig
 from ..model.modelfile import IntWeights
 
-__all__ = ["MemId", "Geometry", "pack_lanes", "unpack_lanes", "pack_memories"]
+__all__ = ["MemId", "Geometry", "DEFAULT_LANES", "DEFAULT_READOUT_LANES", "pack_lanes",
+           "unpack_lanes", "pack_memories"]
+
+
+#: Lane counts of the default build: one LIF unit; eight readout lanes, which make the readout
+#: word 32 bits (two SPRAM blocks side by side on the UP5K).
+DEFAULT_LANES = 1
+DEFAULT_READOUT_LANES = 8
 
 
 class MemId(IntEnum):
     """Memory selector of the core's load port (``mem_cmd.payload.mem``)."""
 
-    WIN = 0
+    WGT = 0     # readout and input weights
     LEAK = 1
     FAN = 2
-    RO = 3
-    BIAS = 4
-    VMEM = 5
-    CNT = 6
+    BIAS = 3
+    VMEM = 4
+    CNT = 5
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,8 @@ class Geometry:
 
     config: ModelConfig
     vocab_size: int
-    lanes: int = 1
-    readout_lanes: int = 4
+    lanes: int = DEFAULT_LANES
+    readout_lanes: int = DEFAULT_READOUT_LANES
 
     def __post_init__(self):
         c = self.config
@@ -93,21 +106,41 @@ class Geometry:
     def leak_bits(self) -> int:
         return max(1, self.config.leak_shift_max.bit_length())
 
+    @property
+    def wgt_width(self) -> int:
+        """Bits of a ``wgt`` word, ``D``."""
+        c = self.config
+        return max(self.readout_lanes * c.readout_bits, self.lanes * c.weight_bits)
+
+    @property
+    def win_groups_per_word(self) -> int:
+        """Neuron groups of input weights in one ``wgt`` word, ``G``."""
+        return self.wgt_width // (self.lanes * self.config.weight_bits)
+
+    @property
+    def win_row_words(self) -> int:
+        """``wgt`` words of one character's input weights."""
+        return -(-self.groups // self.win_groups_per_word)
+
+    @property
+    def win_base(self) -> int:
+        """First ``wgt`` word of the input weights (they follow the readout weights)."""
+        return 2 * self.blocks * self.config.neurons
+
     def depth(self, mem: MemId) -> int:
         c, v = self.config, self.vocab_size
         return {
-            MemId.WIN: v * self.groups, MemId.LEAK: self.groups,
-            MemId.FAN: c.neurons * c.fanout, MemId.RO: self.blocks * c.neurons,
-            MemId.BIAS: self.blocks, MemId.VMEM: self.groups, MemId.CNT: self.groups,
+            MemId.WGT: self.win_base + v * self.win_row_words, MemId.LEAK: self.groups,
+            MemId.FAN: c.neurons * c.fanout, MemId.BIAS: v,
+            MemId.VMEM: self.groups, MemId.CNT: self.groups,
         }[mem]
 
     def width(self, mem: MemId) -> int:
-        c, p, r = self.config, self.lanes, self.readout_lanes
+        c, p = self.config, self.lanes
         return {
-            MemId.WIN: p * c.weight_bits, MemId.LEAK: p * self.leak_bits,
-            MemId.FAN: self.target_bits + c.weight_bits, MemId.RO: 2 * r * c.readout_bits,
-            MemId.BIAS: r * c.bias_bits, MemId.VMEM: p * c.membrane_bits,
-            MemId.CNT: p * self.count_bits,
+            MemId.WGT: self.wgt_width, MemId.LEAK: p * self.leak_bits,
+            MemId.FAN: self.target_bits + c.weight_bits, MemId.BIAS: c.bias_bits,
+            MemId.VMEM: p * c.membrane_bits, MemId.CNT: p * self.count_bits,
         }[mem]
 
     @property
@@ -156,14 +189,19 @@ def pack_memories(geom: Geometry, weights: IntWeights,
         << geom.target_bits | np.asarray(weights.rec_targets, dtype=np.int64)
     wc = padded(weights.w_cnt).reshape(b, r, n).transpose(0, 2, 1)   # (b, n, R)
     wm = padded(weights.w_mem).reshape(b, r, n).transpose(0, 2, 1)
+    ro = np.stack([wm, wc], axis=1)                                  # (b, 2, n, R)
+    # input weights: G groups of P lanes a word, each character's row padded to whole words
+    gpw = geom.win_groups_per_word
+    rows = geom.win_row_words
+    w_in = np.zeros((voc, rows * gpw * p), dtype=np.int64)
+    w_in[:, :n] = np.asarray(weights.w_in, dtype=np.int64)
     membranes = np.zeros(n, dtype=np.int64) if v is None else np.asarray(v, dtype=np.int64)
     return {
-        MemId.WIN: pack_lanes(np.asarray(weights.w_in).reshape(voc, geom.groups, p),
-                              c.weight_bits),
+        MemId.WGT: pack_lanes(ro, c.readout_bits)
+        + pack_lanes(w_in.reshape(voc * rows, gpw * p), c.weight_bits),
         MemId.LEAK: pack_lanes(np.asarray(weights.leak).reshape(geom.groups, p), geom.leak_bits),
         MemId.FAN: [int(x) for x in fan.ravel()],
-        MemId.RO: pack_lanes(np.concatenate([wc, wm], axis=-1), c.readout_bits),
-        MemId.BIAS: pack_lanes(padded(weights.bias).reshape(b, r), c.bias_bits),
+        MemId.BIAS: pack_lanes(np.asarray(weights.bias).reshape(voc, 1), c.bias_bits),
         MemId.VMEM: pack_lanes(membranes.reshape(geom.groups, p), c.membrane_bits),
         MemId.CNT: [0] * geom.groups,
     }

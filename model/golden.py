@@ -120,6 +120,7 @@ class TokenResult:
     spikes: torch.Tensor        # (B,) int64 spikes emitted
     syn_events: torch.Tensor    # (B,) int64 (source spike, target) deliveries
     readout_ops: torch.Tensor   # (B,) int64 readout multiply-accumulates
+    step_spikes: torch.Tensor | None = None   # (T, B, N) bool, only when asked for
 
 
 @dataclass
@@ -191,8 +192,11 @@ class GoldenModel:
         return out
 
     # -- the per-token rules ------------------------------------------------------------------
-    def _neuron_steps(self, state: State, tokens: torch.Tensor):
-        """Steps 1-2 of SPEC.md for one token; returns counts and synaptic events."""
+    def _neuron_steps(self, state: State, tokens: torch.Tensor, steps_out: list | None = None):
+        """Steps 1-2 of SPEC.md for one token; returns counts and synaptic events.
+
+        ``steps_out``, if given, receives each time step's spike tensor.
+        """
         c = self.cfg
         v, s = state.v, state.spikes
         drive = self.drive[tokens]
@@ -212,6 +216,8 @@ class GoldenModel:
             else:
                 v = torch.where(s, 0, v)
             counts += s
+            if steps_out is not None:
+                steps_out.append(s)
         # every spike but those of the last step was delivered within this token
         events = (pending + counts.sum(1, dtype=torch.int64) - s.sum(1, dtype=torch.int64))
         return State(v, s), counts, events * c.fanout
@@ -244,18 +250,24 @@ class GoldenModel:
         """Multiply-accumulates of the readout: zero spike counts are skipped."""
         return self.vocab_size * ((counts != 0).sum(-1).to(torch.int64) + self.cfg.neurons)
 
-    def step(self, state: State, tokens) -> tuple[State, TokenResult]:
-        """Feed one token per stream; return the new state and what the token did."""
+    def step(self, state: State, tokens, *, keep_steps: bool = False
+             ) -> tuple[State, TokenResult]:
+        """Feed one token per stream; return the new state and what the token did.
+
+        ``keep_steps`` also returns the spikes of every time step (``step_spikes``).
+        """
         tokens = self._check_tokens(tokens)
         if tokens.shape[0] != state.v.shape[0]:
             raise ModelError(f"expected {state.v.shape[0]} tokens (one per stream), "
                              f"got {tokens.shape[0]}")
-        new, counts, events = self._neuron_steps(state, tokens)
+        steps = [] if keep_steps else None
+        new, counts, events = self._neuron_steps(state, tokens, steps)
         feats = self.features(new)
         logits = self.readout(counts, feats)
         return new, TokenResult(logits=logits, counts=counts, features=feats,
                                 spikes=counts.sum(1).to(torch.int64), syn_events=events,
-                                readout_ops=self.readout_ops(counts))
+                                readout_ops=self.readout_ops(counts),
+                                step_spikes=torch.stack(steps) if keep_steps else None)
 
     def run(self, ids, state: State | None = None, *, keep_counts: bool = False,
             progress=None) -> SequenceResult:

@@ -1,7 +1,10 @@
 """On-chip memory of a model: bits per memory, and their placement on the iCE40 UP5K.
 
-The placement is the one the gateware is built for: weights in SPRAM (16-bit words, 16,384
-words a block), state, queues and tables in EBR (4 kbit blocks, widest shape 256 x 16).
+The placement is the one the gateware is built for, with the word shapes of
+``snnfpga.hw.memmap.Geometry`` at the default lane counts: the fan-out lists and the weight
+memory (readout and input weights) in SPRAM (16-bit words, 16,384 words a block; a wider word
+takes blocks side by side), state, queues and tables in EBR (4 kbit blocks, widest shape
+256 x 16).
 """
 
 from __future__ import annotations
@@ -45,24 +48,27 @@ class Memory:
 
 
 def accumulator_bits(cfg: ModelConfig) -> int:
-    """Width of a synaptic accumulator: the largest |sum| of one step's recurrent input."""
-    worst = cfg.neurons * (1 << (cfg.weight_bits - 1)) << cfg.recurrent_shift
-    return _clog2(worst + 1) + 1
+    """Width of a synaptic accumulator: a step's sum of recurrent weights before its shift,
+    ``N`` spikes of extreme weight at most (``hw.lif.accumulator_shape``)."""
+    lo, hi = cfg.neurons * cfg.w_min, cfg.neurons * cfg.w_max
+    return max((~lo).bit_length(), hi.bit_length()) + 1
 
 
 def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
     """Every memory of the accelerator for ``cfg``, with its packing."""
+    from ..hw.memmap import Geometry, MemId
+
+    g = Geometry(cfg, vocab_size)
     n, f, v = cfg.neurons, cfg.fanout, vocab_size
-    per_word = 16 // cfg.weight_bits
-    ro_per_word = max(1, 16 // cfg.readout_bits)
+    r = g.readout_lanes
     tbits = _clog2(n)
+    ro_words = g.win_base
     mems = [
         Memory("fan-out lists", "spram", n * f, 16,
                f"{n} x {f} entries of target ({tbits} bit) + weight ({cfg.weight_bits} bit)"),
-        Memory("input weights", "spram", math.ceil(v * n / per_word), 16,
-               f"{v} x {n} x {cfg.weight_bits} bit, {per_word} a word"),
-        Memory("readout weights", "spram", math.ceil(2 * n * v / ro_per_word), 16,
-               f"2 x {n} x {v} x {cfg.readout_bits} bit, {ro_per_word} a word"),
+        Memory("weights", "spram", g.depth(MemId.WGT), g.wgt_width,
+               f"readout 2 x {n} x {g.blocks * r} x {cfg.readout_bits} bit ({ro_words} words),"
+               f" input {v} x {n} x {cfg.weight_bits} bit ({g.depth(MemId.WGT) - ro_words})"),
         Memory("readout bias", "ebr", v, cfg.bias_bits, f"{v} x {cfg.bias_bits} bit"),
         Memory("leak shifts", "ebr", n, _clog2(cfg.leak_shift_max + 1),
                f"{n} x {_clog2(cfg.leak_shift_max + 1)} bit"),
@@ -73,7 +79,6 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
                f"{n} x {_clog2(cfg.steps + 1)} bit"),
         Memory("event queue A", "ebr", n, tbits, f"up to {n} spike ids of {tbits} bit"),
         Memory("event queue B", "ebr", n, tbits, f"up to {n} spike ids of {tbits} bit"),
-        Memory("logits", "ebr", v, 32, f"{v} x 32 bit"),
         Memory("Gumbel table", "ebr", 256, 16, "256 x 16 bit"),
     ]
     return mems
@@ -82,28 +87,26 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
 def memory_report(cfg: ModelConfig, vocab_size: int) -> list[str]:
     """Lines of the memory arithmetic against the UP5K (printed by ``snnfpga info``).
 
-    SPRAM is one space of ``4 x 16,384`` 16-bit words; the weight memories are laid out in it
-    one after another (their word ranges are printed). EBR memories take whole blocks each.
+    Each memory has its own port, so each takes whole blocks: SPRAM blocks in depth and side
+    by side for words wider than 16 bits, EBR blocks in their cheapest shape.
     """
     mems = memories(cfg, vocab_size)
     out = [f"{'memory':16s} {'kind':5s} {'words x bits':>13s} {'kbit':>7s}  {'placement':17s} "
            "layout"]
-    addr = 0
-    ebr = 0
+    spram = ebr = 0
     for m in mems:
         if m.kind == "spram":
-            place = f"words {addr:5d}-{addr + m.depth - 1:5d}"
-            addr += m.depth
+            place = f"{m.blocks():2d} SPRAM block(s)"
+            spram += m.blocks()
         else:
             place = f"{m.blocks():2d} EBR block(s)"
             ebr += m.blocks()
         out.append(f"{m.name:16s} {m.kind:5s} {m.depth:>6d} x {m.width:<4d} "
                    f"{m.bits / 1024:7.1f}  {place:17s} {m.what}")
-    cap = UP5K["spram_blocks"] * UP5K["spram_words"]
     wbits = sum(m.bits for m in mems if m.kind == "spram")
-    out.append(f"SPRAM: {addr} of {cap} words ({100 * addr / cap:.1f} %, {wbits / 1024:.0f} of "
-               f"{cap * 16 // 1024} kbit) in {math.ceil(addr / UP5K['spram_words'])} of "
-               f"{UP5K['spram_blocks']} blocks")
+    cap = UP5K["spram_blocks"] * UP5K["spram_words"] * UP5K["spram_width"]
+    out.append(f"SPRAM: {spram} of {UP5K['spram_blocks']} blocks, {wbits / 1024:.0f} of "
+               f"{cap // 1024} kbit used ({100 * wbits / cap:.1f} %)")
     out.append(f"EBR: {ebr} of {UP5K['ebr_blocks']} blocks for state, queues and tables "
                f"({UP5K['ebr_blocks'] - ebr} left for control and I/O buffers)")
     return out
@@ -111,6 +114,6 @@ def memory_report(cfg: ModelConfig, vocab_size: int) -> list[str]:
 
 def fits_up5k(cfg: ModelConfig, vocab_size: int) -> bool:
     mems = memories(cfg, vocab_size)
-    words = sum(m.depth for m in mems if m.kind == "spram")
+    spram = sum(m.blocks() for m in mems if m.kind == "spram")
     ebr = sum(m.blocks() for m in mems if m.kind == "ebr")
-    return words <= UP5K["spram_blocks"] * UP5K["spram_words"] and ebr <= UP5K["ebr_blocks"]
+    return spram <= UP5K["spram_blocks"] and ebr <= UP5K["ebr_blocks"]

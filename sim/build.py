@@ -49,8 +49,8 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 __all__ = [
-    "BuildError", "SimBuild", "SimResult", "SimulationError", "build", "build_root",
-    "missing_tools", "run", "to_verilog", "tool_environment",
+    "BuildError", "CLOCK_PERIOD_NS", "SimBuild", "SimResult", "SimulationError", "build",
+    "build_root", "clocked_wrapper", "missing_tools", "run", "to_verilog", "tool_environment",
 ]
 
 #: Verilator arguments of every build. ``-Wno-fatal``: Amaranth's Verilog trips style warnings
@@ -61,7 +61,10 @@ DEFAULT_BUILD_ARGS = ("-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno
 #: the precompiled header) empty, which breaks every design big enough to be split into
 #: several C++ files, such as the core with the default model. GCC's option is ``-include``;
 #: a definition in ``MAKEFLAGS`` counts as one on make's command line, so it wins.
-MAKE_OVERRIDES = "CFG_CXXFLAGS_PCH_I=-include OPT_FAST=-O2"
+#: Likewise ``CFG_CXXFLAGS_COROUTINES``, which ``--timing`` (the clocked builds) needs.
+MAKE_OVERRIDES = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_COROUTINES=-fcoroutines OPT_FAST=-O2"
+#: Period of the simulated clock. Its value does not matter to cycle-based tests.
+CLOCK_PERIOD_NS = 10
 #: Time unit and precision of the Verilog (Amaranth emits no ``timescale``).
 TIMESCALE = ("1ns", "1ps")
 #: Environment variable that carries the path of the JSON data file to the cocotb test.
@@ -203,8 +206,37 @@ def tool_environment() -> Iterator[None]:
         yield
 
 
+_PORT_DECL = re.compile(r"^\s*(input|output)\s+(?:signed\s+)?(\[\d+:\d+\]\s*)?(\w+)\s*;", re.M)
+
+
+def clocked_wrapper(verilog_text: str, inner: str, outer: str, period_ns: int) -> str:
+    """Verilog of module ``outer``: module ``inner`` of ``verilog_text`` with its ``clk``
+    driven by a clock of ``period_ns`` inside the simulation, every other port passed out.
+
+    Verilator (``--timing``) then toggles the clock itself, without a call into cocotb at
+    every edge: with the ports the only public signals, 3 to 4 times faster co-simulation.
+    """
+    start = verilog_text.find(f"module {inner}(")
+    if start < 0:
+        raise ValueError(f"module {inner} not found in the Verilog")
+    body = verilog_text[start:verilog_text.index("endmodule", start)]
+    ports = [(d, (w or "").strip(), n) for d, w, n in _PORT_DECL.findall(body)]
+    if not any(n == "clk" and d == "input" for d, _, n in ports):
+        raise ValueError(f"module {inner} has no clk input")
+    outer_ports = [p for p in ports if p[2] != "clk"]
+    half = period_ns / 2
+    lines = [f"module {outer}("]
+    lines.append(",\n".join(f"  {d} {w + ' ' if w else ''}{n}" for d, w, n in outer_ports)
+                 + ");")
+    lines += ["  reg clk = 1'b0;", f"  always #{half:g} clk = ~clk;",
+              f"  {inner} dut(.clk(clk), "
+              + ", ".join(f".{n}({n})" for _, _, n in outer_ports) + ");", "endmodule", ""]
+    return "\n".join(lines)
+
+
 def build(component, name: str, *, waves: bool | str = False,
-          build_args: Sequence[str] = ()) -> SimBuild:
+          build_args: Sequence[str] = (), clock_ns: int | None = None,
+          models: Sequence[str] = ()) -> SimBuild:
     """Export ``component`` to Verilog as module ``name`` and build it with Verilator.
 
     The build is reused if the Verilog, ``build_args``, ``waves`` and the tool versions are
@@ -221,13 +253,27 @@ def build(component, name: str, *, waves: bool | str = False,
         VCD, ``"fst"`` for FST (needs ``liblz4-dev``), False for none.
     build_args : sequence of str
         Verilator arguments beyond :data:`DEFAULT_BUILD_ARGS`.
+    clock_ns : int, optional
+        Drive ``clk`` from inside the simulation with this period (:func:`clocked_wrapper`;
+        the component becomes module ``<name>_dut`` inside ``name``); the testbench must not
+        start a clock of its own. Only the wrapper's ports are then visible to cocotb.
+    models : sequence of str
+        Simulation models of device primitives the design instantiates, by file name in
+        ``sim/models`` (for example ``"sb_spram256ka.v"``).
     """
     from cocotb_tools.runner import get_runner
 
     start = time.monotonic()
-    verilog_text = to_verilog(component, name)
     trace = _trace_format(waves)
     args = list(DEFAULT_BUILD_ARGS) + list(build_args)
+    if clock_ns is None:
+        verilog_text = to_verilog(component, name)
+    else:
+        inner = to_verilog(component, f"{name}_dut")
+        verilog_text = inner + "\n" + clocked_wrapper(inner, f"{name}_dut", name, clock_ns)
+        args += ["--timing", "--no-public-flat-rw"]
+    for model in models:
+        verilog_text += "\n" + (Path(__file__).parent / "models" / model).read_text()
     if trace == "fst":
         args.append("--trace-fst")
     key = json.dumps({"verilog": verilog_text, "args": args, "make": MAKE_OVERRIDES,
@@ -244,6 +290,11 @@ def build(component, name: str, *, waves: bool | str = False,
             return SimBuild(name, directory, verilog_path, trace, True, time.monotonic() - start)
         stamp.unlink(missing_ok=True)
         verilog_path.write_text(verilog_text)
+        run_args = list(args)
+        if clock_ns is not None:   # only the wrapper's signals are public (VPI-visible)
+            control = directory / "public.vlt"
+            control.write_text(f'`verilator_config\npublic_flat_rw -module "{name}" -var "*"\n')
+            run_args.append(str(control))
         log = directory / "build.log"
         objcache = {} if "OBJCACHE" in os.environ else _objcache_env()
         objcache["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {MAKE_OVERRIDES}".strip()
@@ -251,7 +302,7 @@ def build(component, name: str, *, waves: bool | str = False,
             runner = get_runner("verilator")
             try:
                 runner.build(sources=[verilog_path], hdl_toplevel=name, build_dir=directory,
-                             build_args=args, timescale=TIMESCALE, waves=trace is not None,
+                             build_args=run_args, timescale=TIMESCALE, waves=trace is not None,
                              log_file=log)
             except (RuntimeError, SystemExit) as exc:
                 raise BuildError(f"Verilator build of {name} failed ({exc}); see {log}:\n"
@@ -262,13 +313,13 @@ def build(component, name: str, *, waves: bool | str = False,
 
 def run(component, name: str, *, test_module: str, data=None, waves: bool | str = False,
         run_name: str | None = None, testcase: str | Sequence[str] | None = None,
-        seed: int | None = None, build_args: Sequence[str] = (),
-        extra_env: Mapping[str, str] | None = None) -> SimResult:
+        seed: int | None = None, build_args: Sequence[str] = (), clock_ns: int | None = None,
+        models: Sequence[str] = (), extra_env: Mapping[str, str] | None = None) -> SimResult:
     """Build ``component`` (or reuse its build) and run the cocotb tests of ``test_module``.
 
     Parameters
     ----------
-    component, name, waves, build_args
+    component, name, waves, build_args, clock_ns, models
         As for :func:`build`.
     test_module : str
         Dotted name of the module holding the ``@cocotb.test`` coroutines, for example
@@ -294,7 +345,8 @@ def run(component, name: str, *, test_module: str, data=None, waves: bool | str 
     """
     from cocotb_tools.runner import get_runner
 
-    sim_build = build(component, name, waves=waves, build_args=build_args)
+    sim_build = build(component, name, waves=waves, build_args=build_args, clock_ns=clock_ns,
+                      models=models)
     run_dir = sim_build.directory / "run" / _safe_name(run_name or _pytest_test_name())
     run_dir.mkdir(parents=True, exist_ok=True)
     data_path = run_dir / "data.json"

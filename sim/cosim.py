@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..hw.core import Core, cycle_lower_bound
-from ..hw.memmap import Geometry
+from ..hw.memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry
 from ..model.data import read_text, shared_corpus, split_text
 from ..model.golden import temperature_to_fixed
 from ..model.modelfile import SpikingModel, load_model
-from .build import SimulationError, run
+from .build import CLOCK_PERIOD_NS, SimulationError, run
 from .trace import Command
 
 __all__ = ["CosimReport", "cosim", "main", "payload_fields"]
@@ -51,8 +51,9 @@ class CosimReport:
 
 
 def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], *,
-          lanes: int = 1, readout_lanes: int = 4, stall: float = 0.0, idle: float = 0.0,
-          read_counts: bool = False, seed: int = 0, waves: bool = False,
+          lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
+          stall: float = 0.0, idle: float = 0.0, read_counts: bool = False, seed: int = 0,
+          waves: bool = False,
           name: str = "core", run_name: str | None = None) -> CosimReport:
     """Run ``commands`` through the verilated core; raise on the first mismatch."""
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
@@ -63,15 +64,18 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
         "readout_lanes": readout_lanes,
         "commands": [[c.op, c.id, int(c.sample), int(c.logits), c.tq, c.seed] for c in commands],
         "fields": {"cmd": payload_fields(core.cmd.payload.shape()),
-                   "mem_cmd": payload_fields(core.mem_cmd.payload.shape())},
+                   "mem_cmd": payload_fields(core.mem_cmd.payload.shape()),
+                   "o_spike": payload_fields(core.o_spike.payload.shape())},
         "stall": stall, "idle": idle, "seed": seed, "read_counts": read_counts,
     }
     res = run(core, name, test_module="snnfpga.sim.tb_core", data=data, waves=waves,
-              run_name=run_name)
+              run_name=run_name, clock_ns=CLOCK_PERIOD_NS)
     out = res.outputs
     return CosimReport(
         tokens=out["tokens"], mismatch=out["mismatch"], cycles=out["cycles"],
-        bounds=[cycle_lower_bound(geom, e) for e in out["syn_events"]], spikes=out["spikes"],
+        bounds=[cycle_lower_bound(geom, e, r)
+                for e, r in zip(out["syn_events"], out["readout_ops"], strict=True)],
+        spikes=out["spikes"],
         syn_events=out["syn_events"], sim_seconds=out["seconds"],
         build_seconds=res.build.seconds, build_cached=res.build.cached, waves=res.waves)
 
@@ -92,19 +96,19 @@ def _run_text(model_path, text, temperature, seed, lanes, readout_lanes, waves):
                  waves=waves, run_name=f"text-t{temperature:g}")
 
 
-def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1, lanes: int = 1,
-                       readout_lanes: int = 4, waves: bool = False) -> list[CosimReport]:
+def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
+                       lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
+                       waves: bool = False) -> list[CosimReport]:
     """Stream ``text`` through the core once per temperature, the runs in parallel processes.
 
-    The core is built (or its build found) first, so the simulator processes share it. A
-    simulator process advances about 0.2 M cycles/s (cocotb's per-edge overhead dominates),
-    so the two runs of ``make sim`` take one core each.
+    The core is built (or its build found) first, so the simulator processes share it; the
+    two runs of ``make sim`` take one CPU core each.
     """
     model = load_model(model_path)
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
                 lanes=lanes, readout_lanes=readout_lanes)
     from .build import build
-    built = build(core, "core", waves=waves)
+    built = build(core, "core", waves=waves, clock_ns=CLOCK_PERIOD_NS)
     with ProcessPoolExecutor(max_workers=min(len(temperatures), os.cpu_count() or 1),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_run_text, str(model_path), text, t, seed, lanes, readout_lanes,
@@ -124,8 +128,8 @@ def main(argv=None) -> int:
     p.add_argument("--chars", type=int, default=2000, help="validation characters per run")
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--lanes", type=int, default=1)
-    p.add_argument("--readout-lanes", type=int, default=4)
+    p.add_argument("--lanes", type=int, default=DEFAULT_LANES)
+    p.add_argument("--readout-lanes", type=int, default=DEFAULT_READOUT_LANES)
     p.add_argument("--clock-mhz", type=float, default=24.0,
                    help="clock for the characters-per-second figure (UP5K target)")
     p.add_argument("--waves", action="store_true", help="write a VCD waveform")
@@ -162,7 +166,7 @@ def main(argv=None) -> int:
         print(f"  mismatches              {0 if r.mismatch is None else r.mismatch}")
         print(f"  cycles / char           mean {mean_c:.1f}, max {max(r.cycles)}")
         print(f"  lower bound / char      mean {mean_b:.1f} (syn_events + T*N/P + "
-              f"ceil(V/R)*N); ratio {mean_c / mean_b:.3f}")
+              f"ceil(V/R)*(N+S)); ratio {mean_c / mean_b:.3f}")
         print(f"  chars / s at {a.clock_mhz:g} MHz    {a.clock_mhz * 1e6 / mean_c:.0f}")
         print(f"  spikes / char           {statistics.fmean(r.spikes):.1f}")
         print(f"  synaptic events / char  {statistics.fmean(r.syn_events):.1f}")

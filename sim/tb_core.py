@@ -5,7 +5,8 @@ Data (``snnfpga.sim.build.run(data=...)``), written by ``snnfpga.sim.cosim``::
     {"model": str,                   # model file the core was built with
      "lanes": int, "readout_lanes": int,
      "commands": [[op, id, sample, logits, tq, seed], ...],   # ``trace.Command`` fields
-     "fields": {"cmd": {name: [offset, width]}, "mem_cmd": {...}},  # payload layouts
+     "fields": {"cmd": {name: [offset, width]}, "mem_cmd": {...},   # payload layouts
+                "o_spike": {...}},
      "stall": float, "idle": float, "seed": int,   # back-pressure / idle probabilities
      "read_counts": bool}            # read every neuron's spike count after each token
 
@@ -13,7 +14,8 @@ The expected trace is computed here, in the simulator's Python, by ``sim.trace``
 ``stall == idle == 0`` the outputs are watched only when they change (no Python work per
 clock cycle), which is what lets thousands of characters of the default model run in
 seconds; otherwise every stream goes through the random source/sink of ``sim.streams``.
-The first difference is reported by ``trace.first_mismatch`` (token, quantity, neuron).
+The spike trace port ``o_spike`` is always watched, so the first difference is reported by
+``trace.first_mismatch`` with its token, time step and neuron.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import random
 import time
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 from snnfpga.hw.core import COUNTERS
 from snnfpga.sim.streams import StreamSink, read_int
@@ -40,12 +41,14 @@ def pack(fields: dict, **values) -> int:
 
 
 class WatchedStream:
-    """Records an output stream whose ``ready`` is held high: wakes only when ``valid`` rises."""
+    """Records an output stream whose ``ready`` is held high (or absent): wakes only when
+    ``valid`` rises, and once per cycle while it stays high."""
 
-    def __init__(self, dut, name: str, signed: bool):
+    def __init__(self, dut, name: str, signed: bool, *, has_ready: bool = True):
         self.valid = getattr(dut, f"{name}__valid")
         self.payload = getattr(dut, f"{name}__payload")
-        getattr(dut, f"{name}__ready").value = 1
+        if has_ready:
+            getattr(dut, f"{name}__ready").value = 1
         self.clk = dut.clk
         self.signed = signed
         self.received: list[int] = []
@@ -84,6 +87,8 @@ class CoreTB:
         else:
             self.logits = WatchedStream(dut, "o_logit", signed=True)
             self.chars = WatchedStream(dut, "o_char", signed=False)
+        self.spikes = WatchedStream(dut, "o_spike", signed=False, has_ready=False)
+        self.spike_fields = data["fields"]["o_spike"]
         dut.cmd__valid.value = 0
         dut.mem_cmd__valid.value = 0
         dut.mem_rsp__ready.value = 0
@@ -139,7 +144,9 @@ class CoreTB:
         got = Trace()
         cycles = []
         before = self.counters()
-        n_logits = n_chars = 0
+        n_logits = n_chars = n_spikes = 0
+        steps = self.model.config.steps
+        (s_off, s_w), (n_off, n_w) = self.spike_fields["step"], self.spike_fields["neuron"]
         for op, cid, sample, logits, tq, seed in commands:
             cmd = Command(op, cid, bool(sample), bool(logits), tq, seed)
             word = pack(self.fields["cmd"], op=int(op == "reset"), id=cid, sample=sample,
@@ -150,8 +157,16 @@ class CoreTB:
             await FallingEdge(d.busy)
             await ReadOnly()
             if cmd.op != "token":
+                n_spikes = len(self.spikes.received)   # a reset drops pending spikes
                 continue
             after = self.counters()
+            per_step = [[] for _ in range(steps)]
+            for word in self.spikes.received[n_spikes:]:
+                t = (word >> s_off) & ((1 << s_w) - 1)
+                while t >= len(per_step):   # a step past T is reported, not folded
+                    per_step.append([])
+                per_step[t].append((word >> n_off) & ((1 << n_w) - 1))
+            n_spikes = len(self.spikes.received)
             v = len(self.model.vocab)
             tok_logits = self.logits.received[n_logits:n_logits + v] if logits else []
             n_logits += len(tok_logits)
@@ -161,6 +176,7 @@ class CoreTB:
             if self.data["read_counts"]:
                 counts = await self.read_lanes(int(MemId.CNT), self.count_bits, False)
             got.tokens.append(TokenTrace(logits=tok_logits, sampled=sampled, counts=counts,
+                                         steps=per_step,
                                          **{k: after[k] - before[k] for k in PER_TOKEN}))
             cycles.append(after["cycles"] - before["cycles"])
             before = after   # reads through the load port leave every counter as it is
@@ -181,8 +197,8 @@ async def core_matches_golden(dut):
     tb = CoreTB(dut, data)
     commands = [tuple(c) for c in data["commands"]]
     expected = expected_trace(tb.model, [Command(*c) for c in commands])
-    # the clock toggles in C (GPI), not in a Python coroutine: 5x faster co-simulation
-    Clock(dut.clk, 10, unit="ns", impl="gpi").start(start_high=False)
+    # the clock runs inside the simulation (sim.build.clocked_wrapper): no call into cocotb
+    # at every edge
     await reset(dut)
     t0 = time.monotonic()
     got, cycles = await tb.run(commands)

@@ -13,13 +13,10 @@ from collections.abc import Sequence
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from .build import DATA_ENV, OUTPUT_ENV
+from .build import CLOCK_PERIOD_NS, DATA_ENV, OUTPUT_ENV
 
 __all__ = ["CLOCK_PERIOD_NS", "assert_sequences_equal", "load_data", "reset", "save_output",
            "start_clock"]
-
-#: Period of the simulated clock. Its value does not matter to cycle-based tests.
-CLOCK_PERIOD_NS = 10
 
 
 def load_data():

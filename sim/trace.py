@@ -41,6 +41,7 @@ class TokenTrace:
     spikes: int
     syn_events: int
     readout_ops: int
+    steps: list[list[int]] = field(default_factory=list)   # spiking neurons of each step
 
 
 @dataclass
@@ -63,13 +64,14 @@ def expected_trace(model: SpikingModel, commands: list[Command]) -> Trace:
                 continue
             if cmd.op != "token":
                 raise ValueError(f"command op must be 'token' or 'reset', not {cmd.op!r}")
-            state, res = gm.step(state, torch.tensor([cmd.id]))
+            state, res = gm.step(state, torch.tensor([cmd.id]), keep_steps=True)
             logits = res.logits[0]
             sampled = gm.sample(logits, cmd.tq, rng) if cmd.sample else None
             out.tokens.append(TokenTrace(
                 logits=[int(v) for v in logits], sampled=sampled,
                 counts=[int(v) for v in res.counts[0]], spikes=int(res.spikes[0]),
-                syn_events=int(res.syn_events[0]), readout_ops=int(res.readout_ops[0])))
+                syn_events=int(res.syn_events[0]), readout_ops=int(res.readout_ops[0]),
+                steps=[s[0].nonzero().flatten().tolist() for s in res.step_spikes]))
     out.membranes = [int(v) for v in state.v[0]]
     return out
 
@@ -90,11 +92,35 @@ def random_commands(rng: np.random.Generator, vocab_size: int, count: int, *,
     return cmds
 
 
+def _step_mismatch(i: int, expected: list[list[int]], got: list[list[int]]) -> str | None:
+    """The first time step of token ``i`` whose spiking neurons differ, and the first neuron."""
+    for t in range(max(len(expected), len(got))):
+        e = expected[t] if t < len(expected) else []
+        g = got[t] if t < len(got) else []
+        if e != g:
+            n = min(set(e) ^ set(g)) if set(e) != set(g) else None
+            if n is None:
+                return f"token {i}, time step {t}: spikes in the order {g}, expected {e}"
+            which = "spiked in the core but not in the golden model" if n in g else \
+                "spiked in the golden model but not in the core"
+            return f"token {i}, time step {t}: neuron {n} {which}"
+    return None
+
+
 def first_mismatch(expected: Trace, got: Trace, neurons: int) -> str | None:
-    """A report naming the first differing token and quantity (and neuron), or ``None``."""
+    """A report naming the first differing token, its time step and neuron, or ``None``.
+
+    Within a token the spikes of each time step are compared first (when ``got`` recorded
+    them), so the report names where the network's state first diverged; then the counters,
+    the sampled id, the logits and the spike counts.
+    """
     if len(got.tokens) != len(expected.tokens):
         return f"expected {len(expected.tokens)} tokens, the core answered {len(got.tokens)}"
     for i, (e, g) in enumerate(zip(expected.tokens, got.tokens, strict=True)):
+        if g.steps:
+            report = _step_mismatch(i, e.steps, g.steps)
+            if report:
+                return report
         for name in ("sampled", "spikes", "syn_events", "readout_ops"):
             if getattr(e, name) != getattr(g, name):
                 return (f"token {i}: {name} expected {getattr(e, name)}, "

@@ -26,7 +26,7 @@ TIMEOUT = 20_000   # cycles a command may take in these small configurations
 PER_TOKEN = ("spikes", "syn_events", "readout_ops")
 
 
-def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, stall=0.3,
+def run_core(model, commands, *, lanes=1, readout_lanes=8, seed=0, idle=0.3, stall=0.3,
              load=False, read_counts=True):
     """Drive ``commands`` through a simulated core; return its trace and counter totals."""
     cfg, voc = model.config, len(model.vocab)
@@ -35,7 +35,7 @@ def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, sta
                lanes=lanes, readout_lanes=readout_lanes)
     rng = np.random.default_rng(seed)
     got = Trace()
-    logits_q, chars_q = [], []
+    logits_q, chars_q, spikes_q = [], [], []
     totals = {}
 
     async def sink(ctx, port, queue):
@@ -45,6 +45,12 @@ def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, sta
             _, _, valid, payload = await ctx.tick().sample(port.valid, port.payload)
             if valid and ready:
                 queue.append(payload)
+
+    async def spike_monitor(ctx):   # the trace port is always ready
+        async for _, _, valid, payload in ctx.tick().sample(dut.o_spike.valid,
+                                                              dut.o_spike.payload):
+            if valid:
+                spikes_q.append((payload.step, payload.neuron))
 
     async def mem_access(ctx, mem, addr, data=0, write=False):
         ctx.set(dut.mem_cmd.payload, {"write": int(write), "mem": int(mem), "addr": addr,
@@ -68,10 +74,10 @@ def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, sta
     async def driver(ctx):
         if load:   # write every weight through the load port, then read a few words back
             words = pack_memories(geom, model.weights)
-            for mem in (MemId.WIN, MemId.LEAK, MemId.FAN, MemId.RO, MemId.BIAS):
+            for mem in (MemId.WGT, MemId.LEAK, MemId.FAN, MemId.BIAS):
                 for a, w in enumerate(words[mem]):
                     await mem_access(ctx, mem, a, w, write=True)
-            for mem in (MemId.FAN, MemId.RO):
+            for mem in (MemId.FAN, MemId.WGT):
                 a = int(rng.integers(0, len(words[mem])))
                 assert await mem_access(ctx, mem, a) == words[mem][a]
         before = await counters(ctx)
@@ -96,8 +102,13 @@ def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, sta
                                      f"busy {ctx.get(dut.busy)}, {len(chars_q)} ids and "
                                      f"{len(logits_q)} logits received")
             if cmd.op != "token":
+                spikes_q.clear()
                 continue
             after = await counters(ctx)
+            steps = [[] for _ in range(cfg.steps)]
+            for t, n in spikes_q:
+                steps[t].append(n)
+            spikes_q.clear()
             counts = []
             if read_counts:
                 for gi in range(geom.groups):
@@ -105,7 +116,7 @@ def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, sta
                     counts += unpack_lanes(word, geom.count_bits, lanes, signed=False)
             got.tokens.append(TokenTrace(
                 logits=[logits_q.pop(0) for _ in range(voc)] if cmd.logits else [],
-                sampled=chars_q.pop(0) if cmd.sample else None, counts=counts,
+                sampled=chars_q.pop(0) if cmd.sample else None, counts=counts, steps=steps,
                 **{k: after[k] - before[k] for k in PER_TOKEN}))
             before = after
         for gi in range(geom.groups):
@@ -126,6 +137,7 @@ def run_core(model, commands, *, lanes=1, readout_lanes=4, seed=0, idle=0.3, sta
 
     sim.add_testbench(logit_sink, background=True)
     sim.add_testbench(char_sink, background=True)
+    sim.add_testbench(spike_monitor, background=True)
     sim.run()
     return got, totals
 
@@ -178,9 +190,11 @@ def test_memory_access_counters_follow_the_schedule():
     assert totals["tokens"] == k
     assert totals["spikes"] == sum(t.spikes for t in exp.tokens)
     assert totals["fanout_reads"] == ev
-    # neuron phases: win + leak per group; readout: one ro word per (block, neuron), bias
-    assert totals["weight_reads"] == k * (c.steps * geom.groups * 2
-                                          + geom.blocks * (c.neurons + 1))
+    # neuron phases: input weights + leak per group; readout: a membrane word per (block,
+    # neuron), a count word per (block, neuron that spiked), a bias word per logit
+    spiked = sum(t.readout_ops // len(model.vocab) - c.neurons for t in exp.tokens)
+    assert totals["weight_reads"] == k * (c.steps * geom.groups * 2 + geom.blocks * c.neurons
+                                          + len(model.vocab)) + geom.blocks * spiked
     # neuron phases: membrane, count and P accumulators per group; synapses: one acc each;
     # readout: membrane and count per (block, neuron)
     assert totals["state_reads"] == ev + k * (c.steps * geom.groups * (2 + lanes)

@@ -5,12 +5,24 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
+from conftest import random_model
 from snnfpga.hw.event_queue import EventQueue
 from snnfpga.hw.lfsr import Lfsr32
 from snnfpga.hw.lif import LIFUnit
 from snnfpga.model.config import ModelConfig
-from snnfpga.sim.build import SimulationError, build, missing_tools, run, to_verilog
+from snnfpga.model.modelfile import save_model
+from snnfpga.sim.build import (
+    SimulationError,
+    build,
+    clocked_wrapper,
+    missing_tools,
+    run,
+    to_verilog,
+)
+from snnfpga.sim.cosim import cosim
+from snnfpga.sim.trace import random_commands
 
 needs_verilator = pytest.mark.skipif(bool(missing_tools()), reason="the Verilator co-simulation "
                                      "needs " + ", ".join(missing_tools()))
@@ -18,7 +30,7 @@ needs_verilator = pytest.mark.skipif(bool(missing_tools()), reason="the Verilato
 
 def ports(verilog: str) -> set[str]:
     header = re.search(r"^module \w+\(([^)]*)\);", verilog, re.M).group(1)
-    return {p.strip() for p in header.split(",")}
+    return {p.split()[-1] for p in header.split(",")}   # "name" or "input [2:0] name"
 
 
 def test_port_names_follow_the_signature():
@@ -75,3 +87,37 @@ def test_waves_are_recorded():
     for signal in ("clk", "rst", "draw", "advance", "state"):
         assert re.search(rf"\$var wire +\d+ \S+ {signal}\b", head), f"{signal} not traced"
     assert changes.count("\n#") > 100, "too few time steps recorded"
+
+
+def test_the_clocked_wrapper_passes_every_port_but_the_clock():
+    inner = to_verilog(EventQueue(neurons=5), "eq_dut")
+    outer = clocked_wrapper(inner, "eq_dut", "eq", 10)
+    assert ports(outer) == ports(inner) - {"clk"}
+    assert "always #5 clk = ~clk;" in outer
+    # widths are kept: the payload of 3 bits stays 3 bits
+    assert re.search(r"input \[2:0\] i_stream__payload", outer), outer
+    with pytest.raises(ValueError, match="module other not found"):
+        clocked_wrapper(inner, "other", "eq", 10)
+    comb = to_verilog(LIFUnit(config=ModelConfig(neurons=8, fanout=2), latency=0), "lif")
+    with pytest.raises(ValueError, match="module lif has no clk input"):
+        clocked_wrapper(comb, "lif", "lif_top", 10)
+
+
+@needs_verilator
+@pytest.mark.slow
+def test_a_clocked_build_runs_its_own_clock_and_records_waves(tmp_path):
+    """The core's co-simulation (clock inside the simulation) with a waveform: the wrapper's
+    clock and the wrapped core's signals are in it."""
+    rng = np.random.default_rng(3)
+    model = random_model(rng, vocab="abcd", neurons=8, fanout=3, membrane_bits=10,
+                         threshold=60)
+    path = tmp_path / "m.snnm"
+    save_model(model, path)
+    rep = cosim(model, path, random_commands(rng, 4, 5), readout_lanes=2, waves=True,
+                name="core_waves")
+    assert rep.mismatch is None and rep.tokens > 0
+    head, _, changes = rep.waves.read_text().partition("$enddefinitions")
+    assert re.search(r"\$scope module dut \$end", head), "the wrapped core is not traced"
+    for signal in ("clk", "o_spike__valid", "cmd__ready"):
+        assert re.search(rf"\$var wire +\d+ \S+ {signal}\b", head), f"{signal} not traced"
+    assert changes.count("\n#") > 2 * sum(rep.cycles), "not every clock edge was recorded"

@@ -13,7 +13,7 @@ from snnfpga.model.data import read_text, split_text
 from snnfpga.model.modelfile import save_model
 from snnfpga.sim.build import SimulationError, missing_tools
 from snnfpga.sim.cosim import cosim, default_model_runs
-from snnfpga.sim.trace import random_commands
+from snnfpga.sim.trace import expected_trace, first_mismatch, random_commands
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,8 +44,8 @@ def test_small_core_with_stalls(name, tmp_path):
     assert sum(rep.spikes) > 0 and sum(rep.syn_events) > 0
 
 
-def test_a_wrong_weight_is_reported_by_token(tmp_path):
-    """The hardware built with one changed weight: the report names the first bad token."""
+def test_a_wrong_bias_is_reported_by_token_and_logit(tmp_path):
+    """The hardware built with one changed bias: the report names the token and the logit."""
     over, lanes, rlanes = SMALL["n24_p1"]
     rng = np.random.default_rng(9)
     model = random_model(rng, vocab="abcdefghij", **over)
@@ -55,6 +55,34 @@ def test_a_wrong_weight_is_reported_by_token(tmp_path):
     cmds = random_commands(rng, len(model.vocab), 10, resets=False)
     with pytest.raises(SimulationError, match=r"token \d+: (logit 3|sampled)"):
         cosim(model, path, cmds, lanes=lanes, readout_lanes=rlanes, name="core_wrong")
+
+
+def test_a_wrong_synapse_is_reported_by_token_time_step_and_neuron(tmp_path):
+    """The hardware built with one changed recurrent weight: the report names the first
+    token, time step and neuron whose spike differs, exactly as the golden model predicts."""
+    over, lanes, rlanes = SMALL["n24_p1"]
+    rng = np.random.default_rng(11)
+    model = random_model(rng, vocab="abcdefghij", **over)
+    path = tmp_path / "m.snnm"
+    save_model(model, path)
+    cmds = random_commands(rng, len(model.vocab), 30, resets=False)
+    expected = expected_trace(model, cmds)
+    # flip one synapse of a busy source to the opposite extreme weight: the first one (by
+    # activity) whose change makes a spike differ before any logit does
+    c, w = model.config, model.weights.rec_weights
+    busy = np.argsort(-np.sum([t.counts for t in expected.tokens], axis=0), kind="stable")
+    predicted = None
+    for src, j in ((int(s), j) for s in busy for j in range(c.fanout)):
+        old = int(w[src, j])
+        w[src, j] = c.w_min if old >= 0 else c.w_max
+        predicted = first_mismatch(expected, expected_trace(model, cmds), c.neurons)
+        if predicted is not None and "time step" in predicted:
+            break
+        w[src, j] = old
+    assert predicted is not None and "time step" in predicted, predicted
+    with pytest.raises(SimulationError) as exc:
+        cosim(model, path, cmds, lanes=lanes, readout_lanes=rlanes, name="core_wrong")
+    assert predicted in str(exc.value)
 
 
 def test_default_model_2000_characters(corpus_path):
