@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -16,6 +17,7 @@ from .event_queue import EventQueue
 from .lif import LIFUnit, accumulator_shape
 from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId, pack_memories
 from .sampler import TEMPERATURE_BITS, Sampler
+from .spram import SPRAM_BLOCKS, SinglePortRAM
 
 __all__ = ["Core", "Op", "COUNTERS", "COUNTER_BITS", "cycle_lower_bound"]
 
@@ -34,6 +36,19 @@ COUNTERS = (
     "state_reads",     # words read from membranes, accumulators and spike counts
     "state_writes",    # words written to membranes, accumulators and spike counts
 )
+
+
+#: Memories built as :class:`~.spram.SinglePortRAM` (SB_SPRAM256KA blocks with ``spram``).
+SINGLE_PORT = (MemId.FAN, MemId.WGT)
+
+
+@dataclass(frozen=True)
+class _Port:
+    """The ``addr``/``en``/``data`` of one side of a single-port memory, like a memory port."""
+
+    addr: Value
+    en: Value
+    data: Value
 
 
 class Op(IntEnum):
@@ -98,6 +113,10 @@ class Core(wiring.Component):
         lane ``n % P`` of word ``n // P``).
     readout_lanes : int
         Logits accumulated in parallel, ``R``.
+    spram : bool
+        Build the fan-out lists and the weights from the iCE40 UltraPlus SPRAM blocks. SPRAM
+        cannot be initialised by the bitstream, so ``weights`` must then be None: every
+        memory is loaded through the load port before the first token.
 
     Attributes
     ----------
@@ -128,12 +147,24 @@ class Core(wiring.Component):
     """
 
     def __init__(self, *, config: ModelConfig, vocab_size: int, weights: IntWeights | None = None,
-                 lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES):
+                 lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
+                 spram: bool = False):
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig, not {config!r}")
         geom = Geometry(config, vocab_size, lanes, readout_lanes)
         if weights is not None:
             weights.validate(config, vocab_size)
+            if spram:
+                raise ValueError("SPRAM cannot be initialised by the bitstream: build the core "
+                                 "with weights=None and load them through the load port")
+        if spram:   # fail here, naming the memory, if the SPRAM blocks cannot hold it
+            need = {mid.name.lower(): SinglePortRAM.spram_blocks(geom.width(mid), geom.depth(mid))
+                    for mid in SINGLE_PORT}
+            if sum(need.values()) > SPRAM_BLOCKS:
+                raise ValueError(f"the {' and '.join(need)} memories need "
+                                 f"{' + '.join(map(str, need.values()))} SPRAM blocks; the UP5K "
+                                 f"has {SPRAM_BLOCKS}")
+        self._spram = spram
         self._geom = geom
         self._weights = weights
         c = config
@@ -189,11 +220,19 @@ class Core(wiring.Component):
         init = pack_memories(g, self._weights) if self._weights is not None else {}
 
         # -- memories: every one has one datapath read port and one write port ------------------
-        mems, rd, wr = {}, {}, {}
+        # The fan-out lists and the weights are single-port memories (SPRAM on the UP5K): no
+        # cycle reads and writes them both, since the load port writes only while idle.
+        rd, wr = {}, {}
         for mid in MemId:
+            if mid in SINGLE_PORT:
+                ram = SinglePortRAM(width=g.width(mid), depth=g.depth(mid),
+                                    init=init.get(mid, []), spram=self._spram)
+                m.submodules[f"mem_{mid.name.lower()}"] = ram
+                rd[mid] = _Port(ram.r_addr, ram.r_en, ram.r_data)
+                wr[mid] = _Port(ram.w_addr, ram.w_en, ram.w_data)
+                continue
             mem = Memory(shape=g.width(mid), depth=g.depth(mid), init=init.get(mid, []))
             m.submodules[f"mem_{mid.name.lower()}"] = mem
-            mems[mid] = mem
             wr[mid] = mem.write_port()
             rd[mid] = mem.read_port()
         acc_shape = accumulator_shape(c)

@@ -53,11 +53,16 @@ class CosimReport:
 def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], *,
           lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
           stall: float = 0.0, idle: float = 0.0, read_counts: bool = False, seed: int = 0,
-          waves: bool = False,
+          waves: bool = False, spram: bool = False,
           name: str = "core", run_name: str | None = None) -> CosimReport:
-    """Run ``commands`` through the verilated core; raise on the first mismatch."""
-    core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
-                lanes=lanes, readout_lanes=readout_lanes)
+    """Run ``commands`` through the verilated core; raise on the first mismatch.
+
+    With ``spram`` the core is built from SPRAM blocks (simulated by ``sim/models``) without
+    initial weights, and the testbench writes every weight through the load port first.
+    """
+    core = Core(config=model.config, vocab_size=len(model.vocab),
+                weights=None if spram else model.weights, lanes=lanes,
+                readout_lanes=readout_lanes, spram=spram)
     geom = Geometry(model.config, len(model.vocab), lanes, readout_lanes)
     data = {
         "model": str(Path(model_path).resolve()), "lanes": lanes,
@@ -66,10 +71,11 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
         "fields": {"cmd": payload_fields(core.cmd.payload.shape()),
                    "mem_cmd": payload_fields(core.mem_cmd.payload.shape()),
                    "o_spike": payload_fields(core.o_spike.payload.shape())},
-        "stall": stall, "idle": idle, "seed": seed, "read_counts": read_counts,
+        "stall": stall, "idle": idle, "seed": seed, "read_counts": read_counts, "load": spram,
     }
     res = run(core, name, test_module="snnfpga.sim.tb_core", data=data, waves=waves,
-              run_name=run_name, clock_ns=CLOCK_PERIOD_NS)
+              run_name=run_name, clock_ns=CLOCK_PERIOD_NS,
+              models=["sb_spram256ka.v"] if spram else [])
     out = res.outputs
     return CosimReport(
         tokens=out["tokens"], mismatch=out["mismatch"], cycles=out["cycles"],

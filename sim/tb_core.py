@@ -8,7 +8,8 @@ Data (``snnfpga.sim.build.run(data=...)``), written by ``snnfpga.sim.cosim``::
      "fields": {"cmd": {name: [offset, width]}, "mem_cmd": {...},   # payload layouts
                 "o_spike": {...}},
      "stall": float, "idle": float, "seed": int,   # back-pressure / idle probabilities
-     "read_counts": bool}            # read every neuron's spike count after each token
+     "read_counts": bool,            # read every neuron's spike count after each token
+     "load": bool}                   # write every weight through the load port first
 
 The expected trace is computed here, in the simulator's Python, by ``sim.trace``. With
 ``stall == idle == 0`` the outputs are watched only when they change (no Python work per
@@ -127,6 +128,24 @@ class CoreTB:
                 return word
             await RisingEdge(d.clk)
 
+    async def load_weights(self) -> None:
+        """Write every weight memory through the load port and read a few words back."""
+        from snnfpga.hw.memmap import Geometry, MemId, pack_memories
+
+        d = self.dut
+        c = self.model.config
+        geom = Geometry(c, len(self.model.vocab), self.lanes, self.data["readout_lanes"])
+        words = pack_memories(geom, self.model.weights)
+        for mem in (MemId.WGT, MemId.LEAK, MemId.FAN, MemId.BIAS):
+            for addr, word in enumerate(words[mem]):
+                await self.offer(d.mem_cmd__valid, d.mem_cmd__payload, d.mem_cmd__ready,
+                                 pack(self.fields["mem_cmd"], write=1, mem=int(mem), addr=addr,
+                                      data=word))
+            for addr in sorted({0, len(words[mem]) // 2, len(words[mem]) - 1}):
+                got = await self.read_word(int(mem), addr)
+                assert got == words[mem][addr], \
+                    f"{mem.name} word {addr}: wrote {words[mem][addr]:#x}, read {got:#x}"
+
     async def read_lanes(self, mem: int, bits: int, signed: bool) -> list[int]:
         from snnfpga.hw.memmap import unpack_lanes
 
@@ -200,6 +219,8 @@ async def core_matches_golden(dut):
     # the clock runs inside the simulation (sim.build.clocked_wrapper): no call into cocotb
     # at every edge
     await reset(dut)
+    if data.get("load"):
+        await tb.load_weights()
     t0 = time.monotonic()
     got, cycles = await tb.run(commands)
     seconds = time.monotonic() - t0

@@ -104,3 +104,24 @@ def test_spram_build_in_verilator(width, depth):
     for i, (e, g) in enumerate(zip(expected, res.outputs["r_data"], strict=True)):
         if e is not None:
             assert g == e, f"op {i} {ops[i]}: read {g}, expected {e}"
+
+
+def test_the_default_core_elaborates_with_its_weights_in_spram():
+    """The UP5K configuration of the default model: four SB_SPRAM256KA blocks, two for the
+    fan-out lists (stacked) and two for the weights (side by side), and no initial weights."""
+    import re
+
+    from snnfpga.hw.core import Core
+    from snnfpga.model.modelfile import load_model
+    from snnfpga.sim.build import to_verilog
+    from snnfpga.sw_driver.api import default_model_path
+
+    m = load_model(default_model_path())
+    with pytest.raises(ValueError, match="SPRAM cannot be initialised by the bitstream"):
+        Core(config=m.config, vocab_size=len(m.vocab), weights=m.weights, spram=True)
+    verilog = to_verilog(Core(config=m.config, vocab_size=len(m.vocab), spram=True), "core")
+    assert len(re.findall(r"^\s*SB_SPRAM256KA\b", verilog, re.M)) == 4
+    big = m.config.__class__(**{**m.config.__dict__, "neurons": 1024})
+    with pytest.raises(ValueError, match=r"the fan and wgt memories need 4 \+ 4 SPRAM blocks; "
+                                         r"the UP5K has 4"):
+        Core(config=big, vocab_size=len(m.vocab), spram=True)

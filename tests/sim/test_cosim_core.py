@@ -44,6 +44,21 @@ def test_small_core_with_stalls(name, tmp_path):
     assert sum(rep.spikes) > 0 and sum(rep.syn_events) > 0
 
 
+def test_spram_core_loaded_through_the_load_port(tmp_path):
+    """The UP5K build: fan-out lists and weights in SPRAM blocks (simulated by their model),
+    every weight written through the load port, then equal to the golden model."""
+    over = dict(neurons=20, fanout=6, membrane_bits=10, threshold=80)
+    rng = np.random.default_rng(21)
+    model = random_model(rng, vocab="abcdefghijk", extremes=0.25, **over)
+    path = tmp_path / "m.snnm"
+    save_model(model, path)
+    cmds = random_commands(rng, len(model.vocab), 40)
+    rep = cosim(model, path, cmds, lanes=2, readout_lanes=4, stall=0.2, idle=0.2,
+                read_counts=True, spram=True, name="core_spram")
+    assert rep.mismatch is None
+    assert sum(rep.spikes) > 0 and sum(rep.syn_events) > 0
+
+
 def test_a_wrong_bias_is_reported_by_token_and_logit(tmp_path):
     """The hardware built with one changed bias: the report names the token and the logit."""
     over, lanes, rlanes = SMALL["n24_p1"]
