@@ -1,0 +1,254 @@
+"""Frames of the host link in gateware: COBS decoding and checking, assembling and encoding.
+
+The format is ``snnfpga.sw_driver.protocol`` (one definition for host and gateware):
+COBS-encoded packets ``kind, tag, length (2, LE), payload, CRC-16/CCITT-FALSE (2, BE)``,
+each followed by a zero byte.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..sw_driver.protocol import CRC_BYTES, HEADER_BYTES, MAX_PAYLOAD, Err, max_frame_bytes
+
+__all__ = ["FrameRx", "FrameTx", "crc16_update", "BUFFER_BYTES"]
+
+#: Bytes of a frame buffer: the largest packet, in one 512 x 8 EBR block.
+BUFFER_BYTES = 512
+assert MAX_PAYLOAD + HEADER_BYTES + CRC_BYTES <= BUFFER_BYTES
+
+def crc16_update(crc: Value, byte: Value) -> Value:
+    """CRC-16/CCITT-FALSE after one more byte (``protocol.crc16``), as logic."""
+    c = (crc ^ (Value.cast(byte).as_unsigned() << 8))[:16]
+    for _ in range(8):
+        c = Mux(c[15], (c << 1)[:16] ^ 0x1021, (c << 1)[:16])
+    return c[:16]
+
+
+class FrameRx(wiring.Component):
+    """Decodes frames from a byte stream into a payload buffer.
+
+    Every byte is taken in one cycle, except while a decoded frame is held: from the moment
+    ``o_frame`` is valid until ``release`` the input waits (``i_stream.ready`` low), so the
+    buffer is never overwritten under its reader. A frame ends at a zero byte and is checked
+    in the order of ``protocol.FrameReader``: more than ``max_frame_bytes() - 1`` bytes on the
+    wire (``OVERSIZE``), a COBS block cut short or a packet under 6 bytes (``BAD_FRAME``), a
+    length field above ``MAX_PAYLOAD`` (``OVERSIZE``), a length field that disagrees with the
+    packet (``BAD_FRAME``), the CRC (``BAD_CRC``). Empty frames (zero bytes in a row) are
+    skipped. A bad frame is reported too (``err`` non-zero, with the kind and tag it had if
+    it got that far), so that the command layer can answer with an error frame.
+
+    Attributes
+    ----------
+    i_stream : In(stream of 8 bits)
+        Bytes from the line.
+    o_frame : Out(stream)
+        ``kind``, ``tag``, ``length`` (payload bytes) and ``err`` (an ``Err``, or 0) of a
+        frame; the payload is in the buffer at addresses ``0 .. length-1``.
+    rd_addr, rd_data : In, Out
+        The payload buffer's read port (data one cycle after the address).
+    release : In(1)
+        The held frame's buffer may be reused (a pulse, after ``o_frame`` was taken).
+    """
+
+    def __init__(self):
+        self._limit = max_frame_bytes() - 1
+        super().__init__({
+            "i_stream": In(stream.Signature(8)),
+            "o_frame": Out(stream.Signature(data.StructLayout({
+                "kind": 8, "tag": 8, "length": 16, "err": 3}))),
+            "rd_addr": In(range(BUFFER_BYTES)), "rd_data": Out(8),
+            "release": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.buf = buf = Memory(shape=8, depth=BUFFER_BYTES, init=[])
+        wp, rp = buf.write_port(), buf.read_port()
+        m.d.comb += [rp.addr.eq(self.rd_addr), rp.en.eq(1), self.rd_data.eq(rp.data)]
+
+        held = Signal()
+        wire = Signal(range(self._limit + 2))       # wire bytes of this frame (saturating)
+        remaining = Signal(8)                       # bytes left in the COBS block
+        zero_due = Signal()                         # the block ends in a zero if more follows
+        n = Signal(16)                              # decoded packet bytes so far
+        crc = Signal(16, init=0xFFFF)
+        kind, tag, length = Signal(8), Signal(8), Signal(16)
+
+        m.d.comb += self.i_stream.ready.eq(~held)
+        byte = self.i_stream.payload
+        take = self.i_stream.valid & self.i_stream.ready
+
+        # one decoded byte a cycle at most: a data byte, or the zero before a new block
+        out_valid = Signal()
+        out_byte = Signal(8)
+
+        with m.If(take & (byte != 0)):
+            m.d.sync += wire.eq(Mux(wire <= self._limit, wire + 1, wire))
+            with m.If(remaining == 0):   # a code byte
+                m.d.sync += [remaining.eq(byte - 1), zero_due.eq(byte != 255)]
+                with m.If(zero_due & (wire != 0)):
+                    m.d.comb += [out_valid.eq(1), out_byte.eq(0)]
+            with m.Else():
+                m.d.sync += remaining.eq(remaining - 1)
+                m.d.comb += [out_valid.eq(1), out_byte.eq(byte)]
+
+        with m.If(out_valid):
+            m.d.sync += [n.eq(Mux(n == 0xFFFF, n, n + 1)), crc.eq(crc16_update(crc, out_byte))]
+            with m.Switch(n):
+                with m.Case(0):
+                    m.d.sync += kind.eq(out_byte)
+                with m.Case(1):
+                    m.d.sync += tag.eq(out_byte)
+                with m.Case(2):
+                    m.d.sync += length[:8].eq(out_byte)
+                with m.Case(3):
+                    m.d.sync += length[8:].eq(out_byte)
+            with m.If((n >= HEADER_BYTES) & (n < HEADER_BYTES + BUFFER_BYTES)):
+                m.d.comb += [wp.addr.eq(n - HEADER_BYTES), wp.data.eq(out_byte), wp.en.eq(1)]
+
+        f = self.o_frame.payload
+        err = Signal(3)
+        with m.If(wire > self._limit):
+            m.d.comb += err.eq(Err.OVERSIZE)
+        with m.Elif((remaining != 0) | (n < HEADER_BYTES + CRC_BYTES)):
+            m.d.comb += err.eq(Err.BAD_FRAME)
+        with m.Elif(length > MAX_PAYLOAD):
+            m.d.comb += err.eq(Err.OVERSIZE)
+        with m.Elif(n != length + HEADER_BYTES + CRC_BYTES):
+            m.d.comb += err.eq(Err.BAD_FRAME)
+        with m.Elif(crc != 0):           # the CRC over the packet and its own CRC leaves 0
+            m.d.comb += err.eq(Err.BAD_CRC)
+
+        with m.If(take & (byte == 0)):
+            m.d.sync += [wire.eq(0), remaining.eq(0), zero_due.eq(0), n.eq(0), crc.eq(0xFFFF)]
+            with m.If(wire != 0):         # not an empty frame: report it and hold the buffer
+                m.d.sync += [held.eq(1), self.o_frame.valid.eq(1), f.kind.eq(kind),
+                             f.tag.eq(tag), f.length.eq(length), f.err.eq(err)]
+        with m.If(self.o_frame.valid & self.o_frame.ready):
+            m.d.sync += self.o_frame.valid.eq(0)
+        with m.If(self.release):
+            m.d.sync += held.eq(0)
+        return m
+
+
+class FrameTx(wiring.Component):
+    """Assembles a packet from a header and its payload bytes, then sends it COBS-encoded.
+
+    A frame is ``i_head`` (``kind``, ``tag``, ``length``) followed by ``length`` bytes on
+    ``i_data``. The packet goes into a buffer with its CRC; then each COBS block is sent by
+    reading ahead to the block's end (next zero, 254 bytes or the end of the packet), sending
+    the block's code and then its bytes, exactly as ``protocol.cobs_encode`` does; then the
+    zero delimiter. ``i_head`` is taken only when the previous frame has been sent.
+
+    Attributes
+    ----------
+    i_head : In(stream)
+        ``kind``, ``tag``, ``length`` (at most ``MAX_PAYLOAD``; larger lengths are cut to it).
+    i_data : In(stream of 8 bits)
+        The payload bytes.
+    o_stream : Out(stream of 8 bits)
+        Bytes for the line.
+    """
+
+    def __init__(self):
+        super().__init__({
+            "i_head": In(stream.Signature(data.StructLayout({"kind": 8, "tag": 8,
+                                                             "length": 16}))),
+            "i_data": In(stream.Signature(8)),
+            "o_stream": Out(stream.Signature(8)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.buf = buf = Memory(shape=8, depth=BUFFER_BYTES, init=[])
+        wp, rp = buf.write_port(), buf.read_port(transparent_for=())
+        total = Signal(range(BUFFER_BYTES + 1))    # packet bytes
+        wpos = Signal(range(BUFFER_BYTES + 1))
+        crc = Signal(16)
+        length = Signal(range(MAX_PAYLOAD + 1))
+        pos = Signal(range(BUFFER_BYTES + 1))      # first byte of the current block
+        run = Signal(range(256))                   # non-zero bytes of the block
+        k = Signal(range(256))                     # bytes of the block sent
+        h = self.i_head.payload
+        header = Signal(32)                        # kind, tag, length (LE) of the packet
+
+        m.d.comb += rp.en.eq(0)   # the read data holds unless a state reads
+
+        def write(addr, value):
+            m.d.comb += [wp.addr.eq(addr), wp.data.eq(value), wp.en.eq(1)]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.i_head.ready.eq(1)
+                with m.If(self.i_head.valid):
+                    ln = Mux(h.length > MAX_PAYLOAD, MAX_PAYLOAD, h.length)
+                    m.d.sync += [length.eq(ln), total.eq(ln + HEADER_BYTES + CRC_BYTES),
+                                 wpos.eq(0), crc.eq(0xFFFF)]
+                    m.d.sync += header.eq(Cat(h.kind, h.tag, ln[:16]))
+                    m.next = "HEADER"
+            with m.State("HEADER"):   # four header bytes into the buffer
+                b = header.word_select(wpos[:2], 8)
+                write(wpos, b)
+                m.d.sync += [crc.eq(crc16_update(crc, b)), wpos.eq(wpos + 1)]
+                with m.If(wpos == HEADER_BYTES - 1):
+                    m.next = "PAYLOAD"
+            with m.State("PAYLOAD"):
+                with m.If(wpos == length + HEADER_BYTES):
+                    m.next = "CRC"
+                with m.Else():
+                    m.d.comb += self.i_data.ready.eq(1)
+                    with m.If(self.i_data.valid):
+                        write(wpos, self.i_data.payload)
+                        m.d.sync += [crc.eq(crc16_update(crc, self.i_data.payload)),
+                                     wpos.eq(wpos + 1)]
+            with m.State("CRC"):
+                write(wpos, Mux(wpos == total - 2, crc[8:], crc[:8]))
+                m.d.sync += wpos.eq(wpos + 1)
+                with m.If(wpos == total - 1):
+                    m.d.sync += [pos.eq(0), run.eq(0)]
+                    m.next = "SCAN"
+            with m.State("SCAN"):
+                # read byte pos + run; it arrives next cycle in SCAN_CHECK
+                m.d.comb += [rp.addr.eq(pos + run), rp.en.eq(1)]
+                with m.If((pos + run == total) | (run == 254)):
+                    m.next = "CODE"
+                with m.Else():
+                    m.next = "SCAN_CHECK"
+            with m.State("SCAN_CHECK"):
+                with m.If(rp.data == 0):
+                    m.next = "CODE"
+                with m.Else():
+                    m.d.sync += run.eq(run + 1)
+                    m.next = "SCAN"
+            with m.State("CODE"):
+                m.d.comb += [self.o_stream.valid.eq(1), self.o_stream.payload.eq(run + 1)]
+                with m.If(self.o_stream.ready):
+                    m.d.sync += k.eq(0)
+                    m.next = "READ"
+            with m.State("READ"):
+                with m.If(k == run):      # the block's bytes are out: next block or the end
+                    with m.If(run == 254):
+                        m.d.sync += [pos.eq(pos + 254), run.eq(0)]
+                        m.next = "SCAN"
+                    with m.Elif(pos + run == total):
+                        m.next = "DELIM"
+                    with m.Else():
+                        m.d.sync += [pos.eq(pos + run + 1), run.eq(0)]
+                        m.next = "SCAN"
+                with m.Else():
+                    m.d.comb += [rp.addr.eq(pos + k), rp.en.eq(1)]
+                    m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [self.o_stream.valid.eq(1), self.o_stream.payload.eq(rp.data)]
+                with m.If(self.o_stream.ready):
+                    m.d.sync += k.eq(k + 1)
+                    m.next = "READ"
+            with m.State("DELIM"):
+                m.d.comb += [self.o_stream.valid.eq(1), self.o_stream.payload.eq(0)]
+                with m.If(self.o_stream.ready):
+                    m.next = "IDLE"
+        return m
