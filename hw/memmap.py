@@ -42,7 +42,7 @@ from ..model.config import ModelConfig
 from ..model.modelfile import IntWeights
 
 __all__ = ["MemId", "Geometry", "DEFAULT_LANES", "DEFAULT_READOUT_LANES", "pack_lanes",
-           "unpack_lanes", "pack_memories"]
+           "unpack_lanes", "pack_memories", "unpack_memories"]
 
 
 #: Lane counts of the default build: one LIF unit; eight readout lanes, which make the readout
@@ -205,3 +205,31 @@ def pack_memories(geom: Geometry, weights: IntWeights,
         MemId.VMEM: pack_lanes(membranes.reshape(geom.groups, p), c.membrane_bits),
         MemId.CNT: [0] * geom.groups,
     }
+
+
+def unpack_memories(geom: Geometry, words: dict[MemId, list[int]]) -> IntWeights:
+    """The weights held by the words of the weight memories (the inverse of
+    :func:`pack_memories` for ``WGT``, ``LEAK``, ``FAN`` and ``BIAS``)."""
+    c, p, r = geom.config, geom.lanes, geom.readout_lanes
+    n, voc, b = c.neurons, geom.vocab_size, geom.blocks
+
+    def lanes(ws, bits, count, signed):
+        return np.array([unpack_lanes(w, bits, count, signed) for w in ws], dtype=np.int64)
+
+    wgt = words[MemId.WGT]
+    ro = lanes(wgt[:geom.win_base], c.readout_bits, r, True).reshape(b, 2, n, r)
+    wm = ro[:, 0].transpose(0, 2, 1).reshape(b * r, n)[:voc]
+    wc = ro[:, 1].transpose(0, 2, 1).reshape(b * r, n)[:voc]
+    gpw = geom.win_groups_per_word
+    w_in = lanes(wgt[geom.win_base:], c.weight_bits, gpw * p, True)
+    w_in = w_in.reshape(voc, geom.win_row_words * gpw * p)[:, :n]
+    fan = np.asarray(words[MemId.FAN], dtype=np.int64).reshape(n, c.fanout)
+    targets = fan & ((1 << geom.target_bits) - 1)
+    rec = (fan >> geom.target_bits) & ((1 << c.weight_bits) - 1)
+    rec = np.where(rec >> (c.weight_bits - 1), rec - (1 << c.weight_bits), rec)
+    return IntWeights(
+        w_in=w_in.astype(np.int8),
+        leak=lanes(words[MemId.LEAK], geom.leak_bits, p, False).reshape(n).astype(np.uint8),
+        rec_targets=targets.astype(np.uint16), rec_weights=rec.astype(np.int8),
+        w_cnt=wc.astype(np.int16), w_mem=wm.astype(np.int16),
+        bias=lanes(words[MemId.BIAS], c.bias_bits, 1, True).reshape(voc).astype(np.int32))

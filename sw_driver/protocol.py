@@ -24,6 +24,8 @@ from enum import IntEnum
 
 __all__ = [
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES", "Cmd", "Rsp", "Err",
+    "HELLO_REPLY", "MEM_REQUEST", "RESET_REQUEST", "STEP_REQUEST", "GENERATE_HEAD",
+    "COUNTER_BYTES", "STEP_SAMPLE", "STEP_LOGITS", "word_bytes",
     "Frame", "FrameError", "crc16", "cobs_encode", "cobs_decode", "encode_frame",
     "decode_packet", "FrameReader", "max_frame_bytes",
 ]
@@ -67,6 +69,31 @@ class Err(IntEnum):
     BAD_ARGUMENT = 5     # a payload of the wrong size or a field out of range
     BAD_CHARACTER = 6    # a character id outside the vocabulary
     BUSY = 7             # a GENERATE is running (only STOP is accepted)
+
+
+# -- payloads (little-endian) -----------------------------------------------------------------
+#: HELLO's answer: protocol version, gateware build id, neurons, fan-out, time steps,
+#: vocabulary size, lanes P, readout lanes R, CRC-32 of the weight memories' words.
+HELLO_REPLY = struct.Struct("<BIHHBBBBI")
+#: LOAD and READ: memory (``hw.memmap.MemId``), first word, word count. LOAD's words follow,
+#: ``word_bytes`` each; READ's answer is the words.
+MEM_REQUEST = struct.Struct("<BIH")
+#: RESET: the sampler's 32-bit generator state (``golden.seed_to_state(seed)``).
+RESET_REQUEST = struct.Struct("<I")
+#: STEP: character id, flags (STEP_SAMPLE, STEP_LOGITS), fixed-point temperature. The answer
+#: is the sampled id (one byte, if asked) then the logits (int32 each, if asked).
+STEP_REQUEST = struct.Struct("<BBH")
+STEP_SAMPLE, STEP_LOGITS = 1, 2
+#: GENERATE: characters to generate, fixed-point temperature; the prompt's ids follow. CHARS
+#: frames carry the sampled ids; the closing OK frame the count generated (uint16).
+GENERATE_HEAD = struct.Struct("<HH")
+#: COUNTERS' answer: each counter of ``hw.core.COUNTERS`` in 6 bytes.
+COUNTER_BYTES = 6
+
+
+def word_bytes(width: int) -> int:
+    """Bytes of a memory word of ``width`` bits in LOAD and READ payloads."""
+    return (width + 7) // 8
 
 
 class FrameError(ValueError):
