@@ -1,7 +1,8 @@
 """The public API: load a model, generate text on a back-end, evaluate, train.
 
-Back-ends: ``"golden"`` (the integer model on the CPU). The simulated and real boards
-(``"sim"``, ``"board"``) speak the same counters and characters once the driver lands.
+Back-ends: ``"golden"`` (the integer model on the CPU) and ``"board"`` (a board, or anything
+that speaks its protocol, on a serial port or a pyserial URL such as
+``socket://127.0.0.1:PORT``). Both give the same characters and event counters.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ..model.modelfile import SpikingModel, load_model
 
 __all__ = ["BACKENDS", "default_model_path", "load", "generate", "generate_stream"]
 
-BACKENDS = ("golden",)
+BACKENDS = ("golden", "board")
 
 
 def default_model_path() -> Path:
@@ -38,7 +39,8 @@ def load(model: str | Path | SpikingModel | None = None) -> SpikingModel:
 def generate_stream(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8,
                     seed: int = 0, backend: str = "golden",
                     model: str | Path | SpikingModel | None = None,
-                    counters: dict | None = None) -> Iterator[str]:
+                    counters: dict | None = None, port: str | None = None,
+                    baudrate: int = 115200) -> Iterator[str]:
     """Yield the generated characters one at a time (see :func:`generate`)."""
     if backend not in BACKENDS:
         raise ModelError(f"backend must be one of {BACKENDS}, not {backend!r}")
@@ -46,17 +48,45 @@ def generate_stream(prompt: str, *, max_new_tokens: int = 200, temperature: floa
         raise ModelError(f"prompt must be a string, not {type(prompt).__name__}")
     m = load(model)
     ids = m.vocab.encode(prompt)
-    gm = GoldenModel(m)
     chars = m.vocab.chars
-    for i in gm.generate(ids, max_new_tokens, temperature=temperature, seed=seed,
-                         totals=counters):
-        yield chars[i]
+    if backend == "golden":
+        gm = GoldenModel(m)
+        for i in gm.generate(ids, max_new_tokens, temperature=temperature, seed=seed,
+                             totals=counters):
+            yield chars[i]
+        return
+    if port is None:
+        raise ModelError("backend 'board' needs port= (a serial port or a pyserial URL)")
+    yield from _board_stream(m, ids, max_new_tokens, temperature, seed, counters, port,
+                             baudrate)
+
+
+def _board_stream(m: SpikingModel, ids, count, temperature, seed, counters, port, baudrate):
+    from ..model.golden import temperature_to_fixed
+    from .device import Device, SerialTransport
+
+    if len(ids) == 0:
+        raise ModelError("the prompt must have at least one character")
+    tq = temperature_to_fixed(temperature, m.config.temperature_frac_bits)
+    dev = Device(SerialTransport(port, baudrate))
+    try:
+        dev.check(m, load=True)
+        dev.counters()   # start from zero
+        dev.reset(seed)
+        for i in dev.generate([int(x) for x in ids], count, tq):
+            yield m.vocab.chars[i]
+        if counters is not None:
+            for k, v in dev.counters().items():
+                counters[k] = counters.get(k, 0) + v
+    finally:
+        dev.close()
 
 
 def generate(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8,
              seed: int = 0, backend: str = "golden",
              model: str | Path | SpikingModel | None = None,
-             counters: dict | None = None) -> str:
+             counters: dict | None = None, port: str | None = None,
+             baudrate: int = 115200) -> str:
     """Continue ``prompt`` by ``max_new_tokens`` characters and return them.
 
     Parameters
@@ -70,12 +100,18 @@ def generate(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8
     seed : int
         Seed of the sampler's LFSR; the same seed gives the same text on every back-end.
     backend : str
-        ``"golden"``.
+        ``"golden"`` or ``"board"``.
     model : path, SpikingModel or None
         The model to run; ``None`` is the shipped default model.
     counters : dict, optional
-        If given, receives the summed counters: tokens, spikes, syn_events, readout_ops.
+        If given, receives the summed counters: tokens, spikes, syn_events, readout_ops (and,
+        from a board, every hardware counter: cycles, memory words, ...).
+    port : str
+        Back-end ``"board"``: the serial port or pyserial URL of the board.
+    baudrate : int
+        Back-end ``"board"``: the serial line's rate.
     """
     return "".join(generate_stream(prompt, max_new_tokens=max_new_tokens,
                                    temperature=temperature, seed=seed, backend=backend,
-                                   model=model, counters=counters))
+                                   model=model, counters=counters, port=port,
+                                   baudrate=baudrate))

@@ -29,7 +29,8 @@ def _cmd_generate(args) -> int:
     n = 0
     for ch in generate_stream(args.prompt, max_new_tokens=args.max_new_tokens,
                               temperature=args.temperature, seed=args.seed,
-                              backend=args.backend, model=args.model, counters=counters):
+                              backend=args.backend, model=args.model, counters=counters,
+                              port=args.port, baudrate=args.baud):
         sys.stdout.write(ch)
         sys.stdout.flush()
         n += 1
@@ -131,7 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-t", "--temperature", type=float, default=0.8,
                    help="0 for argmax; sampling temperature otherwise (default 0.8)")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--backend", default="golden", help="golden (default)")
+    g.add_argument("--backend", default="golden", choices=["golden", "board"],
+                   help="golden (the integer model here, default) or board (needs --port)")
+    g.add_argument("--port", default=None,
+                   help="board: serial port or pyserial URL, e.g. socket://127.0.0.1:PORT")
+    g.add_argument("--baud", type=int, default=115200, help="board: serial rate")
     g.add_argument("--model", default=None, help="model file (default: the shipped model)")
     g.add_argument("--stats", action="store_true", help="print counters to stderr")
     g.set_defaults(func=_cmd_generate)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..hw.core import COUNTERS
 from ..hw.memmap import Geometry, MemId, pack_memories
+from ..model.errors import SnnfpgaError
 from ..model.golden import seed_to_state
 from ..model.modelfile import SpikingModel
 from .board_model import WEIGHT_MEMORIES, BoardModel, build_id, weights_crc
@@ -40,7 +41,7 @@ __all__ = ["DriverError", "DeviceTimeout", "DeviceError", "ProtocolError", "Mode
 log = logging.getLogger("snnfpga.driver")
 
 
-class DriverError(RuntimeError):
+class DriverError(SnnfpgaError, RuntimeError):
     """Every error of the driver."""
 
 
