@@ -12,6 +12,7 @@ against it.
 from __future__ import annotations
 
 import json
+import logging
 import struct
 import zlib
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import torch
 
 from ..hw.core import COUNTERS
 from ..hw.memmap import Geometry, MemId, pack_lanes, pack_memories, unpack_memories
+from ..hw.sampler import TEMPERATURE_BITS
 from ..model.errors import ModelError
 from ..model.golden import GoldenModel, Lfsr32, seed_to_state
 from ..model.modelfile import SpikingModel
@@ -46,6 +48,8 @@ from .protocol import (
 )
 
 __all__ = ["BoardModel", "build_id", "weights_crc"]
+
+log = logging.getLogger("snnfpga.board_model")
 
 #: Memories LOAD may write (the state memories are read-only from the host).
 WEIGHT_MEMORIES = (MemId.WGT, MemId.LEAK, MemId.FAN, MemId.BIAS)
@@ -93,7 +97,7 @@ class BoardModel:
         """Bytes from the host; answers become readable with :meth:`read`."""
         for item in self._reader.feed(data):
             if isinstance(item, FrameError):
-                self._send(Rsp.ERROR, 0, bytes([item.err]) + str(item).encode()[:64])
+                self._send(Rsp.ERROR, 0, bytes([item.err]))
             else:
                 self._command(item)
 
@@ -113,7 +117,10 @@ class BoardModel:
         self._out += encode_frame(kind, tag, payload)
 
     def _error(self, tag: int, err: Err, detail: str) -> None:
-        self._send(Rsp.ERROR, tag, bytes([err]) + detail.encode()[:64])
+        """An ERROR frame carries the reason only, as the gateware's does; ``detail`` is
+        logged."""
+        log.debug("refused tag %d: %s (%s)", tag, err.name, detail)
+        self._send(Rsp.ERROR, tag, bytes([err]))
 
     def _command(self, f: Frame) -> None:
         if self._gen is not None and f.kind != Cmd.STOP:
@@ -210,16 +217,22 @@ class BoardModel:
             raise _Refused(Err.BAD_CHARACTER, f"character id {cid}; the vocabulary has "
                                               f"{self.geom.vocab_size}")
 
+    def _check_tq(self, tq: int) -> None:
+        if tq >= 1 << TEMPERATURE_BITS:
+            raise _Refused(Err.BAD_ARGUMENT, f"temperature {tq}; the sampler takes "
+                                             f"{TEMPERATURE_BITS} bits")
+
     def _cmd_step(self, f: Frame) -> None:
         _expect(f, STEP_REQUEST.size)
         cid, flags, tq = STEP_REQUEST.unpack(f.payload)
         self._check_id(cid)
+        self._check_tq(tq)
         logits = self._token(cid)
         out = b""
-        if flags & STEP_SAMPLE:
-            out += bytes([self._golden_model().sample(logits, tq, self._rng)])
         if flags & STEP_LOGITS:
             out += struct.pack(f"<{len(logits)}i", *[int(x) for x in logits])
+        if flags & STEP_SAMPLE:
+            out += bytes([self._golden_model().sample(logits, tq, self._rng)])
         self._send(Rsp.OK, f.tag, out)
 
     def _cmd_generate(self, f: Frame) -> None:
@@ -227,6 +240,7 @@ class BoardModel:
             raise _Refused(Err.BAD_ARGUMENT, "expected a count, a temperature and at least "
                                              "one prompt character")
         count, tq = GENERATE_HEAD.unpack_from(f.payload)
+        self._check_tq(tq)
         prompt = list(f.payload[GENERATE_HEAD.size:])
         for cid in prompt:
             self._check_id(cid)

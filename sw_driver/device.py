@@ -16,6 +16,7 @@ from ..model.modelfile import SpikingModel
 from .board_model import WEIGHT_MEMORIES, BoardModel, build_id, weights_crc
 from .protocol import (
     COUNTER_BYTES,
+    ERR_MEANING,
     GENERATE_HEAD,
     HELLO_REPLY,
     MAX_PAYLOAD,
@@ -178,9 +179,9 @@ class Device:
                     self._open.discard(tag)
                 if f.kind == Rsp.ERROR:
                     err = f.payload[0] if f.payload else 0
-                    name = Err(err).name if err in set(Err) else str(err)
-                    raise DeviceError(err, f"{what}: the device refused it ({name}: "
-                                           f"{f.payload[1:].decode(errors='replace')})")
+                    name = Err(err).name if err in set(Err) else f"code {err}"
+                    raise DeviceError(err, f"{what}: the device refused it: {name} "
+                                           f"({ERR_MEANING.get(err, 'unknown reason')})")
                 return f
             left = deadline - time.monotonic()
             if left <= 0:
@@ -265,8 +266,8 @@ class Device:
              tq: int = 0) -> tuple[int | None, list[int] | None]:
         flags = (STEP_SAMPLE if sample else 0) | (STEP_LOGITS if logits else 0)
         data = self._request(Cmd.STEP, STEP_REQUEST.pack(cid, flags, tq))
-        sampled = data[0] if sample else None
-        rest = data[1:] if sample else data
+        sampled = data[-1] if sample else None
+        rest = data[:-1] if sample else data
         out = list(struct.unpack(f"<{len(rest) // 4}i", rest)) if logits else None
         return sampled, out
 

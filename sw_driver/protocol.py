@@ -25,7 +25,7 @@ from enum import IntEnum
 __all__ = [
     "PROTOCOL_VERSION", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES", "Cmd", "Rsp", "Err",
     "HELLO_REPLY", "MEM_REQUEST", "RESET_REQUEST", "STEP_REQUEST", "GENERATE_HEAD",
-    "COUNTER_BYTES", "STEP_SAMPLE", "STEP_LOGITS", "word_bytes",
+    "COUNTER_BYTES", "STEP_SAMPLE", "STEP_LOGITS", "word_bytes", "ERR_MEANING",
     "Frame", "FrameError", "crc16", "cobs_encode", "cobs_decode", "encode_frame",
     "decode_packet", "FrameReader", "max_frame_bytes",
 ]
@@ -56,7 +56,7 @@ class Rsp(IntEnum):
 
     OK = 0x80         # the command is done; its results, if any, in the payload
     CHARS = 0x81      # characters of a GENERATE, as they are sampled
-    ERROR = 0xFF      # the command (or a frame) was refused: an :class:`Err` and details
+    ERROR = 0xFF      # the command (tag 0: a frame) was refused; payload: one :class:`Err`
 
 
 class Err(IntEnum):
@@ -81,7 +81,8 @@ MEM_REQUEST = struct.Struct("<BIH")
 #: RESET: the sampler's 32-bit generator state (``golden.seed_to_state(seed)``).
 RESET_REQUEST = struct.Struct("<I")
 #: STEP: character id, flags (STEP_SAMPLE, STEP_LOGITS), fixed-point temperature. The answer
-#: is the sampled id (one byte, if asked) then the logits (int32 each, if asked).
+#: is the logits (int32 each, if asked) then the sampled id (one byte, if asked): the order
+#: in which the core produces them.
 STEP_REQUEST = struct.Struct("<BBH")
 STEP_SAMPLE, STEP_LOGITS = 1, 2
 #: GENERATE: characters to generate, fixed-point temperature; the prompt's ids follow. CHARS
@@ -94,6 +95,18 @@ COUNTER_BYTES = 6
 def word_bytes(width: int) -> int:
     """Bytes of a memory word of ``width`` bits in LOAD and READ payloads."""
     return (width + 7) // 8
+
+
+#: What each error means, for messages on the host.
+ERR_MEANING = {
+    Err.BAD_CRC: "a frame's CRC did not match",
+    Err.BAD_FRAME: "a frame was cut short or its length field disagreed with it",
+    Err.OVERSIZE: f"a frame longer than {MAX_PAYLOAD} payload bytes",
+    Err.UNKNOWN_COMMAND: "no such command",
+    Err.BAD_ARGUMENT: "a payload of the wrong size or a field out of range",
+    Err.BAD_CHARACTER: "a character id outside the vocabulary",
+    Err.BUSY: "a GENERATE is running; only STOP is accepted",
+}
 
 
 class FrameError(ValueError):

@@ -101,10 +101,10 @@ def test_a_model_with_other_weights_is_refused_then_loaded(model):
 def test_errors_come_back_as_error_frames_and_the_device_stays_usable(model):
     t = GoldenTransport(model)
     dev = Device(t)
-    with pytest.raises(DeviceError, match="character id 10; the vocabulary has 10") as e:
+    with pytest.raises(DeviceError, match="BAD_CHARACTER .a character id outside") as e:
         dev.step(10)
     assert e.value.err == Err.BAD_CHARACTER
-    with pytest.raises(DeviceError, match="past the"):
+    with pytest.raises(DeviceError, match="READ: the device refused it: BAD_ARGUMENT"):
         dev.read_words(MemId.FAN, 140, 10, 8)
     with pytest.raises(DeviceError, match="BAD_ARGUMENT"):
         dev._request(Cmd.RESET, b"\x00\x00\x00\x00")
