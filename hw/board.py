@@ -33,19 +33,16 @@ from ..sw_driver.protocol import (
     word_bytes,
 )
 from .core import COUNTERS, Core, Op
-from .framing import FrameRx, FrameTx
+from .framing import FrameRx, FrameTx, crc_byte_update
 from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId
 from .sampler import TEMPERATURE_BITS
 
-__all__ = ["Board", "crc32_update"]
+__all__ = ["Board", "BoardTop", "crc32_update"]
 
 
 def crc32_update(crc, byte):
     """CRC-32 (zlib's: reflected, polynomial 0x04C11DB7) register after one more byte."""
-    c = crc ^ byte
-    for _ in range(8):
-        c = Mux(c[0], (c >> 1) ^ 0xEDB88320, c >> 1)
-    return c[:32]
+    return crc_byte_update(crc, byte, width=32, poly=0xEDB88320, reflected=True)
 
 
 class Board(wiring.Component):
@@ -561,4 +558,51 @@ class Board(wiring.Component):
                         with m.If(i == len(COUNTERS) - 1):
                             m.d.comb += core.counters_clear.eq(1)
                             m.next = "IDLE"
+        return m
+
+
+class BoardTop(wiring.Component):
+    """The board behind its serial line: UART receiver, a FIFO, :class:`Board`, UART
+    transmitter. The same component is the top of the bitstreams (``rx``/``tx`` on the pins
+    of the board's USB serial bridge) and of the virtual board (``snnfpga.sim.vboard``).
+
+    Parameters
+    ----------
+    divisor : int
+        Clock cycles per bit of the serial line (``uart.divisor_for(clock, baud)``).
+    fifo_depth : int
+        Bytes received while the command layer is busy with a frame (the host may send the
+        next frame, or a STOP, before the answer to the last one has come).
+    **board
+        The parameters of :class:`Board` (model configuration, weights, lanes, ...).
+    """
+
+    def __init__(self, *, divisor: int, fifo_depth: int = 64, **board):
+        self._divisor = divisor
+        self._fifo_depth = fifo_depth
+        self._board = Board(**board)
+        super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1)})
+
+    @property
+    def board(self) -> Board:
+        return self._board
+
+    def elaborate(self, platform):
+        from amaranth.lib.fifo import SyncFIFOBuffered
+
+        from .uart import UARTRx, UARTTx
+
+        m = Module()
+        m.submodules.urx = urx = UARTRx(self._divisor)
+        m.submodules.utx = utx = UARTTx(self._divisor)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=8, depth=self._fifo_depth)
+        m.submodules.board = board = self._board
+        m.d.comb += [
+            urx.rx.eq(self.rx), self.tx.eq(utx.tx),
+            fifo.w_data.eq(urx.o_stream.payload), fifo.w_en.eq(urx.o_stream.valid),
+            urx.o_stream.ready.eq(fifo.w_rdy),
+            board.i_stream.payload.eq(fifo.r_data), board.i_stream.valid.eq(fifo.r_rdy),
+            fifo.r_en.eq(board.i_stream.ready),
+        ]
+        wiring.connect(m, board.o_stream, utx.i_stream)
         return m

@@ -7,25 +7,53 @@ each followed by a zero byte.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..sw_driver.protocol import CRC_BYTES, HEADER_BYTES, MAX_PAYLOAD, Err, max_frame_bytes
 
-__all__ = ["FrameRx", "FrameTx", "crc16_update", "BUFFER_BYTES"]
+__all__ = ["FrameRx", "FrameTx", "crc16_update", "crc_byte_update", "BUFFER_BYTES"]
 
 #: Bytes of a frame buffer: the largest packet, in one 512 x 8 EBR block.
 BUFFER_BYTES = 512
 assert MAX_PAYLOAD + HEADER_BYTES + CRC_BYTES <= BUFFER_BYTES
 
+def crc_byte_update(crc: Value, byte: Value, *, width: int, poly: int,
+                    reflected: bool) -> Value:
+    """A CRC register after one more byte, as one XOR per output bit.
+
+    The byte-at-a-time loop is unrolled symbolically: each register bit is tracked as the set
+    of input bits (register and byte) whose XOR it is, so the logic is the flat linear map
+    rather than eight nested multiplexers.
+    """
+    crc, byte = Value.cast(crc), Value.cast(byte)
+    inputs = [crc[i] for i in range(width)] + [byte[i] for i in range(8)]
+    c = [{i} for i in range(width)]                       # bit i of the register
+    for k in range(8):                                     # the byte enters the register
+        j = k if reflected else width - 8 + k
+        c[j] = c[j] ^ {width + k}
+    for _ in range(8):
+        if reflected:
+            out = c[0]
+            c = c[1:] + [set()]
+        else:
+            out = c[width - 1]
+            c = [set()] + c[:-1]
+        c = [c[i] ^ out if poly >> i & 1 else c[i] for i in range(width)]
+    bits = []
+    for terms in c:
+        v = Const(0, 1)
+        for t in sorted(terms):
+            v = v ^ inputs[t]
+        bits.append(v)
+    return Cat(*bits)
+
+
 def crc16_update(crc: Value, byte: Value) -> Value:
     """CRC-16/CCITT-FALSE after one more byte (``protocol.crc16``), as logic."""
-    c = (crc ^ (Value.cast(byte).as_unsigned() << 8))[:16]
-    for _ in range(8):
-        c = Mux(c[15], (c << 1)[:16] ^ 0x1021, (c << 1)[:16])
-    return c[:16]
+    return crc_byte_update(crc, byte, width=16, poly=0x1021, reflected=False)
 
 
 class FrameRx(wiring.Component):

@@ -43,6 +43,30 @@ def test_crc_logic_equals_the_protocol():
     sim.run()
 
 
+def test_crc32_logic_equals_zlib():
+    import zlib
+
+    from snnfpga.hw.board import crc32_update
+
+    rng = np.random.default_rng(3)
+    crc_in, byte, out = Signal(32), Signal(8), Signal(32)
+    m = Module()
+    m.d.comb += out.eq(crc32_update(crc_in, byte))
+    data = bytes(rng.integers(0, 256, size=200).astype(np.uint8))
+
+    async def bench(ctx):
+        reg = 0xFFFFFFFF
+        for b in data:
+            ctx.set(crc_in, reg)
+            ctx.set(byte, b)
+            reg = ctx.get(out)
+        assert reg ^ 0xFFFFFFFF == zlib.crc32(data)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
 def payload_cases(rng):
     """Payloads that exercise the encoder: empty, zeros, runs of 254 and more, the maximum."""
     cases = [b"", b"\x00", b"\x00\x00", bytes(range(1, 255)), bytes([7]) * 300,
