@@ -1,8 +1,9 @@
 """The public API: load a model, generate text on a back-end, evaluate, train.
 
-Back-ends: ``"golden"`` (the integer model on the CPU) and ``"board"`` (a board, or anything
-that speaks its protocol, on a serial port or a pyserial URL such as
-``socket://127.0.0.1:PORT``). Both give the same characters and event counters.
+Back-ends: ``"golden"`` (the integer model on the CPU), ``"sim"`` (the virtual board: the
+board's top-level in Verilator, started and stopped here) and ``"board"`` (a board, or
+anything that speaks its protocol, on a serial port or a pyserial URL such as
+``socket://127.0.0.1:PORT``). All give the same characters and event counters.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ..model.modelfile import SpikingModel, load_model
 
 __all__ = ["BACKENDS", "default_model_path", "load", "generate", "generate_stream"]
 
-BACKENDS = ("golden", "board")
+BACKENDS = ("golden", "sim", "board")
 
 
 def default_model_path() -> Path:
@@ -54,6 +55,15 @@ def generate_stream(prompt: str, *, max_new_tokens: int = 200, temperature: floa
         for i in gm.generate(ids, max_new_tokens, temperature=temperature, seed=seed,
                              totals=counters):
             yield chars[i]
+        return
+    if backend == "sim":
+        from ..sim.vboard import VirtualBoard
+
+        if len(ids) == 0:
+            raise ModelError("the prompt must have at least one character")
+        with VirtualBoard(m) as vb:
+            yield from _board_stream(m, ids, max_new_tokens, temperature, seed, counters,
+                                     vb.url, baudrate)
         return
     if port is None:
         raise ModelError("backend 'board' needs port= (a serial port or a pyserial URL)")
@@ -100,7 +110,8 @@ def generate(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8
     seed : int
         Seed of the sampler's LFSR; the same seed gives the same text on every back-end.
     backend : str
-        ``"golden"`` or ``"board"``.
+        ``"golden"``, ``"sim"`` (builds the virtual board on first use, about 30 s) or
+        ``"board"``.
     model : path, SpikingModel or None
         The model to run; ``None`` is the shipped default model.
     counters : dict, optional

@@ -105,6 +105,24 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_sim_board(args) -> int:
+    from ..sim.vboard import VirtualBoard
+    from .api import load
+
+    print("building the virtual board (reused once built)...", file=sys.stderr, flush=True)
+    vb = VirtualBoard(load(args.model), port=args.port).start()
+    print(f"virtual board on {vb.url} (Ctrl-C to stop); for example:\n"
+          f"  snnfpga generate \"ROMEO:\" --backend board --port {vb.url}", flush=True)
+    try:
+        while vb.running():
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        vb.close()
+    return 0
+
+
 def _cmd_info(args) -> int:
     from ..model.resources import memory_report
     from .api import load
@@ -132,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-t", "--temperature", type=float, default=0.8,
                    help="0 for argmax; sampling temperature otherwise (default 0.8)")
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--backend", default="golden", choices=["golden", "board"],
-                   help="golden (the integer model here, default) or board (needs --port)")
+    g.add_argument("--backend", default="golden", choices=["golden", "sim", "board"],
+                   help="golden (the integer model here, default), sim (the virtual board) "
+                        "or board (needs --port)")
     g.add_argument("--port", default=None,
                    help="board: serial port or pyserial URL, e.g. socket://127.0.0.1:PORT")
     g.add_argument("--baud", type=int, default=115200, help="board: serial rate")
@@ -165,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="configuration and on-chip memory of a model")
     i.add_argument("--model", default=None)
     i.set_defaults(func=_cmd_info)
+
+    b = sub.add_parser("sim-board", help="run the virtual board, its serial line on a TCP port")
+    b.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    b.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
+    b.set_defaults(func=_cmd_sim_board)
     return p
 
 
