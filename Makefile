@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # the shared corpus (see ../shared/data/README.md); override with DATA=path/to/text.txt
 DATA   ?= $(firstword $(wildcard $(SNNFPGA_DATA) ../shared/data/tinyshakespeare.txt))
 
-.PHONY: setup demo test lint bench-model sim train clean help
+.PHONY: setup demo test lint bench-model bench-link sim sim-board train clean help
 
 help:
 	@echo "make demo         set up .venv if needed and generate text with the default model"
@@ -14,6 +14,8 @@ help:
 	@echo "make lint         ruff"
 	@echo "make bench-model  BPC, firing rate, operations and speed on the validation split"
 	@echo "make sim          co-simulate the core (Verilator) against the golden model; WAVES=1: VCD"
+	@echo "make sim-board    run the virtual board (its serial line on a TCP port)"
+	@echo "make bench-link   characters per second through the virtual board, wire bound"
 	@echo "make train        retrain the default model (about 60 min on 2 cores)"
 
 setup: $(STAMP)
@@ -39,6 +41,12 @@ bench-model: $(STAMP)
 sim: $(STAMP)
 	@test -n "$(DATA)" || { echo "sim needs tinyshakespeare.txt: set DATA=..."; exit 2; }
 	$(BIN)/python -m snnfpga.sim.cosim --text $(DATA) $(if $(WAVES),--waves)
+
+sim-board: $(STAMP)
+	$(BIN)/snnfpga sim-board
+
+bench-link: $(STAMP)
+	$(BIN)/python -m snnfpga.sim.linkbench
 
 train: $(STAMP)
 	@test -n "$(DATA)" || { echo "train needs tinyshakespeare.txt: set DATA=..."; exit 2; }

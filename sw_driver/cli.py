@@ -106,9 +106,15 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_sim_board(args) -> int:
+    import signal
+
     from ..sim.vboard import VirtualBoard
     from .api import load
 
+    def stop(signum, frame):   # a plain SIGTERM ends the virtual board too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     print("building the virtual board (reused once built)...", file=sys.stderr, flush=True)
     vb = VirtualBoard(load(args.model), port=args.port).start()
     print(f"virtual board on {vb.url} (Ctrl-C to stop); for example:\n"

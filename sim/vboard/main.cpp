@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -114,6 +115,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "vboard: divisor must be at least 16, not %d\n", divisor);
         return 2;
     }
+    prctl(PR_SET_PDEATHSIG, SIGTERM);  // end with the process that started us
     std::signal(SIGTERM, on_signal);
     std::signal(SIGINT, on_signal);
     std::signal(SIGPIPE, SIG_IGN);

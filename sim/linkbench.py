@@ -1,0 +1,63 @@
+"""``make bench-link``: characters per second end to end through the virtual board, and what
+the serial line allows a real board.
+
+The virtual board runs the board's top-level in Verilator (UART bits simulated at 16 cycles a
+bit); the host generates through the serial driver over TCP, exactly as with a board. The wire
+bound is the line's rate divided by the bytes of one CHARS frame (one character a frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from ..model.golden import temperature_to_fixed
+from ..sw_driver.api import load
+from ..sw_driver.device import Device, SerialTransport
+from ..sw_driver.protocol import max_frame_bytes
+from .vboard import VirtualBoard
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m snnfpga.sim.linkbench", description=__doc__)
+    p.add_argument("--model", default=None)
+    p.add_argument("--chars", type=int, default=500)
+    p.add_argument("--baud", type=int, default=115200, help="a real board's serial rate")
+    p.add_argument("--clock-mhz", type=float, default=24.0, help="a real board's clock")
+    a = p.parse_args(argv)
+    m = load(a.model)
+    t0 = time.monotonic()
+    with VirtualBoard(m) as vb:
+        build = "reused" if vb.build.cached else f"{vb.build.seconds:.0f} s"
+        dev = Device(SerialTransport(vb.url), timeout=60)
+        t1 = time.monotonic()
+        dev.check(m)
+        hello_s = time.monotonic() - t1
+        dev.counters()
+        dev.reset(1)
+        ids = [int(i) for i in m.vocab.encode("ROMEO:")]
+        t1 = time.monotonic()
+        n = sum(1 for _ in dev.generate(ids, a.chars, temperature_to_fixed(0.8, 8)))
+        gen_s = time.monotonic() - t1
+        c = dev.counters()
+        dev.close()
+    frame = max_frame_bytes(1)
+    wire = a.baud / 10 / frame
+    chip_us = c["cycles"] / c["tokens"] / a.clock_mhz
+    print(f"virtual board: build {build}; HELLO with the weights' CRC {hello_s:.2f} s")
+    print(f"  characters generated        {n}")
+    print(f"  end to end                  {n / gen_s:.0f} chars/s (host, TCP, simulated UART "
+          f"and gateware)")
+    print(f"  simulated                   {c['cycles'] / gen_s / 1e6:.2f} M core cycles/s, "
+          f"{c['cycles'] / c['tokens']:.0f} cycles per character fed")
+    print(f"a real board at {a.baud} baud, {a.clock_mhz:g} MHz:")
+    print(f"  wire bound                  {wire:.0f} chars/s ({frame} bytes a CHARS frame)")
+    print(f"  chip time per character     {chip_us:.0f} us; one byte on the line "
+          f"{1e6 * 10 / a.baud:.0f} us, one CHARS frame {1e6 * 10 * frame / a.baud:.0f} us")
+    print(f"total wall time {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
