@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/snnfpga generate "ROMEO:" --max-new-tokens 300 --temperature 0.8 --seed 1 --stats
+	$(BIN)/snnfpga generate "ROMEO:" --max-new-tokens 300 --temperature 0.8 --seed 1 --stats --backend sim
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
