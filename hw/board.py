@@ -104,6 +104,12 @@ class Board(wiring.Component):
         pass2 = Signal()                      # LOAD: checking (0) or writing (1)
         word = Signal(32)
         m.d.comb += rx.rd_addr.eq(p)
+        # count words of the selected memory in bytes, without a multiplier (1 to 4 bytes)
+        count_bytes = Signal(range(4 * 0xFFFF + 1))
+        nbm = nbytes[mem[:3]]
+        m.d.comb += count_bytes.eq(Mux(nbm == 1, count, Mux(nbm == 2, count << 1,
+                                                            Mux(nbm == 3, (count << 1) + count,
+                                                                count << 2))))
         rdata = rx.rd_data
 
         # -- transmit helpers: a header, then payload bytes ------------------------------------
@@ -280,17 +286,17 @@ class Board(wiring.Component):
                 with m.If((mem >= limit) | (addr + count > depth[mem[:3]])):
                     refuse(Err.BAD_ARGUMENT)
                 with m.Elif(kind == Cmd.LOAD):
-                    with m.If(length != MEM_REQUEST.size + count * nbytes[mem[:3]]):
+                    with m.If(length != MEM_REQUEST.size + count_bytes):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.next = "LOAD_WORD"
                 with m.Else():
                     with m.If((length != MEM_REQUEST.size)
-                              | (count * nbytes[mem[:3]] > MAX_PAYLOAD)):
+                              | (count_bytes > MAX_PAYLOAD)):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.d.sync += [hk.eq(Rsp.OK), ht.eq(tag),
-                                     hl.eq(count * nbytes[mem[:3]])]
+                                     hl.eq(count_bytes)]
                         m.next = "READ_HEAD"
 
             with m.State("LOAD_WORD"):   # assemble word i from nb bytes (p runs ahead by one)

@@ -13,6 +13,7 @@ from amaranth.utils import ceil_log2
 
 from ..model.config import ModelConfig
 from ..model.modelfile import IntWeights
+from .arith import const_mul
 from .event_queue import EventQueue
 from .lif import LIFUnit, accumulator_shape
 from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId, pack_memories
@@ -364,6 +365,8 @@ class Core(wiring.Component):
         feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
         m.d.comb += feat.eq(Mux(r1_kind, fc, fm))
         r1_last = r1_nlast & (r1_kind | (c_r1 == 0))   # no count word follows
+        ro_addr = Signal(range(g.depth(MemId.WGT)))   # membrane word of (block rb, neuron rn)
+        m.d.comb += ro_addr.eq(const_mul(rb, 2 * N) + rn)
         cnt_issue = Signal()                  # R0 issues the count word of R1's neuron
         mem_issue = Signal()                  # R0 issues the membrane word of neuron rn
         m.d.comb += cnt_issue.eq(r1_valid & ~r1_kind & (c_r1 != 0))
@@ -499,7 +502,7 @@ class Core(wiring.Component):
                 ev = queue.o_stream
                 m.d.comb += [
                     syn_issue.eq(ev.valid),
-                    rd[MemId.FAN].addr.eq(ev.payload * F + j),
+                    rd[MemId.FAN].addr.eq(const_mul(ev.payload, F) + j),
                     rd[MemId.FAN].en.eq(ev.valid),
                     ev.ready.eq(j == F - 1),
                     inc["syn_events"].eq(ev.valid),
@@ -511,7 +514,7 @@ class Core(wiring.Component):
                     m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
                 with m.If((queue.cur_level == 0) & ~s1_valid & ~s2_valid):
                     m.d.sync += [ng.eq(0), n1_valid.eq(0), win_slot.eq(0),
-                                 win_addr.eq(g.win_base + x * g.win_row_words)]
+                                 win_addr.eq(g.win_base + const_mul(x, g.win_row_words))]
                     m.next = "NEU"
 
             with m.State("NEU"):
@@ -578,7 +581,7 @@ class Core(wiring.Component):
                     ]
                 with m.Else():
                     m.d.comb += [
-                        rd[MemId.WGT].addr.eq(rb * (2 * N) + rn), rd[MemId.WGT].en.eq(mem_issue),
+                        rd[MemId.WGT].addr.eq(ro_addr), rd[MemId.WGT].en.eq(mem_issue),
                         rd[MemId.VMEM].addr.eq(group_of(rn)), rd[MemId.VMEM].en.eq(mem_issue),
                         cnt_rd.addr.eq(group_of(rn)), cnt_rd.en.eq(mem_issue),
                         inc["weight_reads"].eq(mem_issue + bias_next),
@@ -588,7 +591,7 @@ class Core(wiring.Component):
                              r1_first.eq(mem_issue & (rn == 0))]
                 with m.If(mem_issue):
                     m.d.sync += [r1_nlast.eq(rn == N - 1), r1_lane.eq(lane_of(rn)),
-                                 r1_nv.eq(lanes_valid), r1_addr.eq(rb * (2 * N) + rn)]
+                                 r1_nv.eq(lanes_valid), r1_addr.eq(ro_addr)]
                     with m.If(rn == N - 1):
                         m.d.sync += [rn.eq(0), rb.eq(rb + 1)]
                     with m.Else():

@@ -45,10 +45,11 @@ __all__ = ["MemId", "Geometry", "DEFAULT_LANES", "DEFAULT_READOUT_LANES", "pack_
            "unpack_lanes", "pack_memories", "unpack_memories"]
 
 
-#: Lane counts of the default build: one LIF unit; eight readout lanes, which make the readout
-#: word 32 bits (two SPRAM blocks side by side on the UP5K).
+#: Lane counts of the default build: one LIF unit; seven readout lanes, which make the weight
+#: word 28 bits (two SPRAM blocks side by side on the UP5K) and take seven of the UP5K's
+#: eight DSP blocks (the sampler takes the eighth).
 DEFAULT_LANES = 1
-DEFAULT_READOUT_LANES = 8
+DEFAULT_READOUT_LANES = 7
 
 
 class MemId(IntEnum):
