@@ -96,7 +96,6 @@ class Board(wiring.Component):
         err = Signal(8)                       # the reason of an ERROR answer
         in_gen = Signal()                     # an ERROR returns to the GENERATE loop
         p = Signal(16)                        # read pointer into the receive buffer
-        acc = Signal(32)                      # little-endian field assembly
         nb = Signal(3)                        # bytes per word of the selected memory
         kbyte = Signal(3)                     # byte of the word being read / sent
         mem, addr, count = Signal(8), Signal(32), Signal(16)
@@ -161,7 +160,7 @@ class Board(wiring.Component):
                 m.d.comb += rx.o_frame.ready.eq(1)
                 with m.If(rx.o_frame.valid):
                     m.d.sync += [kind.eq(f.kind), tag.eq(f.tag), length.eq(f.length),
-                                 p.eq(0), acc.eq(0), i.eq(0), in_gen.eq(0)]
+                                 p.eq(0), i.eq(0), in_gen.eq(0)]
                     with m.If(f.err != 0):   # a frame error: answered with tag 0
                         refuse(f.err, 0)
                     with m.Else():
