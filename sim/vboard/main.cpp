@@ -126,13 +126,7 @@ int main(int argc, char** argv) {
 
     LineDriver drv{divisor};
     LineSampler smp{divisor};
-    top->rx = 1;
-    top->rst = 1;
-    for (int i = 0; i < 8; ++i) {
-        top->clk = 0; top->eval();
-        top->clk = 1; top->eval();
-    }
-    top->rst = 0;
+    top->rx = 1;  // the design holds itself in reset for its first 8 cycles
     unsigned char buf[4096];
     unsigned long long cycle = 0;
     while (!g_stop) {
