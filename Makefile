@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed-stamp
 # the shared corpus (see ../shared/data/README.md); override with DATA=path/to/text.txt
 DATA   ?= $(firstword $(wildcard $(SNNFPGA_DATA) ../shared/data/tinyshakespeare.txt))
 
-.PHONY: setup demo test lint bench-model bench-link sim sim-board train clean help
+.PHONY: setup demo test lint bench-model bench-link sim sim-board train fit bitstream flash clean help
+
+# the board of `make fit`, `make bitstream` and `make flash` (boards/descriptions/*.yaml)
+BOARD  ?= icebreaker
 
 help:
 	@echo "make demo         set up .venv if needed and generate text with the default model"
@@ -17,6 +20,9 @@ help:
 	@echo "make sim-board    run the virtual board (its serial line on a TCP port)"
 	@echo "make bench-link   characters per second through the virtual board, wire bound"
 	@echo "make train        retrain the default model (about 60 min on 2 cores)"
+	@echo "make fit BOARD=b  predict whether the board's model fits, before synthesis"
+	@echo "make bitstream BOARD=b   bitstream and fit/timing report (icebreaker, ulx3s, ...)"
+	@echo "make flash BOARD=b [FLASH=1] [DRY_RUN=1]   program the board with openFPGALoader"
 
 setup: $(STAMP)
 
@@ -54,3 +60,12 @@ train: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .ruff_cache
+
+fit: $(STAMP)
+	$(BIN)/snnfpga fit --board $(BOARD)
+
+bitstream: $(STAMP)
+	$(BIN)/snnfpga build --board $(BOARD)
+
+flash: $(STAMP)
+	$(BIN)/snnfpga flash --board $(BOARD) $(if $(FLASH),--flash) $(if $(DRY_RUN),--dry-run)

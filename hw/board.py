@@ -40,6 +40,10 @@ from .sampler import TEMPERATURE_BITS
 __all__ = ["Board", "BoardTop", "crc32_update"]
 
 
+#: Bytes the board top-level buffers between the UART receiver and the command layer.
+UART_FIFO_DEPTH = 64
+
+
 def crc32_update(crc, byte):
     """CRC-32 (zlib's: reflected, polynomial 0x04C11DB7) register after one more byte."""
     return crc_byte_update(crc, byte, width=32, poly=0xEDB88320, reflected=True)
@@ -582,7 +586,7 @@ class BoardTop(wiring.Component):
         The parameters of :class:`Board` (model configuration, weights, lanes, ...).
     """
 
-    def __init__(self, *, divisor: int, fifo_depth: int = 64, **board):
+    def __init__(self, *, divisor: int, fifo_depth: int = UART_FIFO_DEPTH, **board):
         self._divisor = divisor
         self._fifo_depth = fifo_depth
         self._board = Board(**board)

@@ -1,4 +1,4 @@
-"""The ``snnfpga`` command line: generate, train, eval, info."""
+"""The ``snnfpga`` command line: generate, train, eval, info, sim-board, fit, build, flash."""
 
 from __future__ import annotations
 
@@ -146,6 +146,66 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_fit(args) -> int:
+    from ..boards.description import load_board
+    from ..boards.fit import predict_fit
+    from .api import load
+
+    desc = load_board(args.board)
+    model = load(args.model if args.model else desc.model_path())
+    rep = predict_fit(desc, model.config, len(model.vocab))
+    print("\n".join(rep.lines()))
+    if not rep.fits:
+        print(f"snnfpga: error: the model does not fit the {desc.name}: "
+              + "; ".join(rep.short()), file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_build(args) -> int:
+    from ..boards.build import build_bitstream
+    from ..boards.description import load_board
+    from ..boards.fit import predict_fit
+    from .api import load
+
+    desc = load_board(args.board)
+    model = load(args.model if args.model else desc.model_path())
+    fit = predict_fit(desc, model.config, len(model.vocab))
+    if not fit.fits:   # refuse before spending minutes in synthesis
+        print("\n".join(fit.lines()))
+        print(f"snnfpga: error: the model does not fit the {desc.name}: "
+              + "; ".join(fit.short()), file=sys.stderr)
+        return 1
+    print(f"building {desc.name} ({desc.device.name}) with {args.model or desc.model}; "
+          "synthesis, placement and routing take minutes", file=sys.stderr, flush=True)
+    rep = build_bitstream(desc, model, build_dir=args.build_dir, seed=args.seed)
+    print("\n".join(rep.lines()))
+    return 0
+
+
+def _cmd_flash(args) -> int:
+    from pathlib import Path
+
+    from ..boards.description import load_board
+    from ..boards.flash import flash, programmer_for
+
+    desc = load_board(args.board)
+    bit = Path(args.bitstream) if args.bitstream else default_bitstream(desc, args.build_dir)
+    prog = programmer_for(desc, args.tool)
+    out = flash(prog, bit, target="flash" if args.flash else "volatile", dry_run=args.dry_run)
+    print(out)
+    return 0
+
+
+def default_bitstream(desc, build_dir: str):
+    """Where ``snnfpga build`` leaves the bitstream of ``desc``."""
+    from pathlib import Path
+    ext = {"ice40": "bin", "ecp5": "bit", "xilinx": "bit"}[desc.family]
+    if desc.platform.startswith("amaranth_boards.orangecrab"):
+        ext = "dfu"
+    return Path(build_dir) / desc.id / f"snnfpga.{ext}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnfpga", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +255,32 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--model", default=None, help="model file (default: the shipped model)")
     b.add_argument("--port", type=int, default=0, help="TCP port (default: any free one)")
     b.set_defaults(func=_cmd_sim_board)
+
+    boards = "icebreaker (default), ulx3s, orangecrab, arty_a7_35, or a .yaml description"
+    f = sub.add_parser("fit", help="predict, before synthesis, whether a model fits a board")
+    f.add_argument("--board", default="icebreaker", help=boards)
+    f.add_argument("--model", default=None, help="model file (default: the board's model)")
+    f.set_defaults(func=_cmd_fit)
+
+    bb = sub.add_parser("build", help="bitstream for a board with the open toolchain, and "
+                                      "its fit and timing report")
+    bb.add_argument("--board", default="icebreaker", help=boards)
+    bb.add_argument("--model", default=None, help="model file (default: the board's model)")
+    bb.add_argument("--build-dir", default="build/boards")
+    bb.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed")
+    bb.set_defaults(func=_cmd_build)
+
+    fl = sub.add_parser("flash", help="program a board with openFPGALoader (or iceprog)")
+    fl.add_argument("--board", default="icebreaker", help=boards)
+    fl.add_argument("--bitstream", default=None,
+                    help="default: what snnfpga build wrote for the board")
+    fl.add_argument("--build-dir", default="build/boards")
+    fl.add_argument("--flash", action="store_true",
+                    help="write the configuration flash (default: volatile, lost at power-off)")
+    fl.add_argument("--tool", default=None, choices=["openfpgaloader", "iceprog"],
+                    help="default: openfpgaloader")
+    fl.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    fl.set_defaults(func=_cmd_flash)
     return p
 
 

@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
-"""The default board top-level synthesised for the UP5K: every cell type within the device,
-the weights in its four SPRAM blocks and the readout products in its DSP blocks."""
+"""The default board top-level synthesised for the UP5K: the weights in its four SPRAM
+blocks, the readout products in its DSP blocks, and no cell type above the device's count.
+Cells before packing: whether the packed logic cells fit is tests/boards/test_build.py's."""
 
 from __future__ import annotations
 
