@@ -15,9 +15,9 @@ For the Xilinx boards no open bitstream flow is used: the build writes Vivado's 
 
 The report's speed line multiplies the achieved clock by the core's cycles per character:
 the figure ``make sim`` measured for this model and build if it left one
-(``build/sim/cycles-*.json``), otherwise the cycle bound of the golden model's counts on
-validation text times the overhead ``make sim`` measured on the default model, labelled as
-such.
+(:func:`snnfpga.sim.cosim.cycles_record`), otherwise the cycle bound of the golden model's
+counts on validation text times the overhead ``make sim`` measured on the default model,
+labelled as such.
 """
 
 from __future__ import annotations
@@ -147,10 +147,10 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
     from ..hw.memmap import Geometry
     from ..model.data import read_text, shared_corpus, split_text
     from ..model.golden import GoldenModel
-    from ..sim.build import build_root
+    from ..sim.cosim import cycles_record
 
     geom = Geometry(model.config, len(model.vocab), desc.lanes, desc.readout_lanes)
-    rec = build_root() / f"cycles-{model_key(model)}-p{desc.lanes}-r{desc.readout_lanes}.json"
+    rec = cycles_record(model, desc.lanes, desc.readout_lanes)
     if rec.is_file():
         data = json.loads(rec.read_text())
         return float(data["cycles_per_char"]), \
@@ -165,17 +165,6 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
                 zip(out.syn_events.tolist(), out.readout_ops.tolist(), strict=True))
     return bound / len(text) * SIM_OVERHEAD, \
         f"estimated: cycle bound on {len(text)} val chars x {SIM_OVERHEAD:.3f}"
-
-
-def model_key(model) -> str:
-    """A short hash of a model's configuration and weights (names ``make sim``'s record)."""
-    import hashlib
-    h = hashlib.sha256(repr(sorted(vars(model.config).items())).encode())
-    for name in sorted(vars(model.weights)):
-        v = getattr(model.weights, name)
-        h.update(name.encode())
-        h.update(v.tobytes() if hasattr(v, "tobytes") else repr(v).encode())
-    return h.hexdigest()[:12]
 
 
 def build_bitstream(board: str | BoardDescription, model=None, *,
@@ -197,26 +186,21 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
     clock_hz = desc.input_mhz * 1e6
     pll_text = "oscillator"
     if not math.isclose(desc.target_mhz, desc.input_mhz):
-        try:
-            from .pll import ecp5_pll, ice40_pll
-        except ImportError:
-            raise BuildFailed(f"{desc.name}: the PLL for {desc.input_mhz:g} -> "
-                              f"{desc.target_mhz:g} MHz cannot be made yet (boards/pll.py is "
-                              "not part of this version); set clock.target_mhz to "
-                              f"{desc.input_mhz:g} in a copy of the description") from None
+        from .pll import ecp5_pll, ice40_pll
         calc = {"ice40": ice40_pll, "ecp5": ecp5_pll}.get(desc.family)
         if calc is None:
             raise BoardError(f"{desc.id}: no PLL support for family {desc.family}; set "
                              "clock.target_mhz equal to clock.input_mhz")
         pll = calc(desc.input_mhz * 1e6, desc.target_mhz * 1e6)
         clock_hz = pll.f_out
-        pll_text = f"PLL {desc.input_mhz:g} -> {clock_hz / 1e6:.3f} MHz"
+        pll_text = f"PLL {pll.summary()}"
     top = BitstreamTop(desc, m, clock_hz=clock_hz, pll=pll)
     platform = desc.platform_class()()
     out = Path(build_dir) / desc.id
     name = "snnfpga"
     report = BuildReport(board=desc.name, device=desc.device.name, family=desc.family,
-                         model=str(model if model is not None else desc.model),
+                         model=(desc.model if model is None else str(model)
+                                if isinstance(model, (str, Path)) else "given"),
                          neurons=m.config.neurons, target_mhz=desc.target_mhz,
                          clock_mhz=clock_hz / 1e6, pll=pll_text)
     if desc.family == "xilinx":

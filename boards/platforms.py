@@ -134,23 +134,27 @@ class BitstreamTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         d = self.desc
-        m.submodules.clk_buf = clk_buf = io.Buffer(
-            "i", platform.request(platform.default_clk, 0, dir="-"))
-        clk_in = clk_buf.i
-        if self.pll is None:
-            m.domains.sync = ClockDomain("sync")
-            por = Signal(4)
-            m.d.comb += ClockSignal("sync").eq(clk_in)
-            m.domains.por = ClockDomain("por", reset_less=True)
-            m.d.comb += ClockSignal("por").eq(clk_in)
-            with m.If(~por[-1]):
-                m.d.por += por.eq(por + 1)
-            m.d.comb += ResetSignal("sync").eq(~por[-1])
+        clk_pin = platform.request(platform.default_clk, 0, dir="-")
+        m.domains.sync = ClockDomain("sync")
+        if self.pll is not None and d.family == "ice40":
+            # the UP5K's one PLL sits on the clock pin (35 on the iCEBreaker): it takes the
+            # pad itself (SB_PLL40_PAD); an input buffer there would leave it no site
+            from .pll import Ice40Pll
+            m.submodules.pll = Ice40Pll(self.pll, domain="sync", create_domain=False,
+                                        pad=clk_pin)
         else:
-            from .pll import Ecp5Pll, Ice40Pll
-            cls = {"ice40": Ice40Pll, "ecp5": Ecp5Pll}[d.family]
-            m.submodules.pll = pll = cls(self.pll, domain="sync")
-            m.d.comb += pll.clk_in.eq(clk_in)
+            m.submodules.clk_buf = clk_buf = io.Buffer("i", clk_pin)
+            if self.pll is None:
+                por = Signal(4)
+                m.domains.por = ClockDomain("por", reset_less=True)
+                m.d.comb += [ClockSignal("sync").eq(clk_buf.i), ClockSignal("por").eq(clk_buf.i),
+                             ResetSignal("sync").eq(~por[-1])]
+                with m.If(~por[-1]):
+                    m.d.por += por.eq(por + 1)
+            else:
+                from .pll import Ecp5Pll
+                m.submodules.pll = pll = Ecp5Pll(self.pll, domain="sync", create_domain=False)
+                m.d.comb += pll.clk_in.eq(clk_buf.i)
         uart = platform.request(d.uart_resource, 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)

@@ -33,20 +33,21 @@ from ..sw_driver.protocol import (
     word_bytes,
 )
 from .core import COUNTERS, Core, Op
-from .framing import FrameRx, FrameTx, crc_byte_update
+from .framing import FrameRx, FrameTx
 from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId
 from .sampler import TEMPERATURE_BITS
 
-__all__ = ["Board", "BoardTop", "crc32_update"]
+__all__ = ["Board", "BoardTop", "CRC32_POLY"]
 
 
 #: Bytes the board top-level buffers between the UART receiver and the command layer.
 UART_FIFO_DEPTH = 64
 
 
-def crc32_update(crc, byte):
-    """CRC-32 (zlib's: reflected, polynomial 0x04C11DB7) register after one more byte."""
-    return crc_byte_update(crc, byte, width=32, poly=0xEDB88320, reflected=True)
+#: CRC-32 (zlib's), reflected polynomial: HELLO's hash of the weights is computed a bit a cycle
+#: (32 logic cells; the byte-wide XOR network took five times that, for a hash that is
+#: computed once per connection).
+CRC32_POLY = 0xEDB88320
 
 
 class Board(wiring.Component):
@@ -96,13 +97,19 @@ class Board(wiring.Component):
 
         # -- the frame being served ------------------------------------------------------------
         f = rx.o_frame.payload
-        kind, tag, length = Signal(8), Signal(8), Signal(16)
+        # a frame without error is at most MAX_PAYLOAD long (the decoder refuses longer ones)
+        kind, tag, length = Signal(8), Signal(8), Signal(range(MAX_PAYLOAD + 1))
         err = Signal(8)                       # the reason of an ERROR answer
         in_gen = Signal()                     # an ERROR returns to the GENERATE loop
-        p = Signal(16)                        # read pointer into the receive buffer
+        p = Signal(range(MAX_PAYLOAD + 2))    # read pointer into the receive buffer
         nb = Signal(3)                        # bytes per word of the selected memory
         kbyte = Signal(3)                     # byte of the word being read / sent
-        mem, addr, count = Signal(8), Signal(32), Signal(16)
+        nbit = Signal(6)                      # HELLO: bit of the word going into the CRC
+        # an address is kept in the bits the deepest memory needs; addr_hi records that one of
+        # the request's higher bits was set, which no memory can serve
+        abits = max(g.depth(mm) for mm in mems).bit_length()
+        mem, addr, count = Signal(8), Signal(abits), Signal(16)
+        addr_hi = Signal()
         i = Signal(16)                        # word / character counter
         pass2 = Signal()                      # LOAD: checking (0) or writing (1)
         word = Signal(32)
@@ -137,7 +144,7 @@ class Board(wiring.Component):
         gen_tag = Signal(8)
         stop_tag = Signal(8)
         stopped = Signal()
-        plen = Signal(16)
+        plen = Signal(range(MAX_PAYLOAD + 1))
 
         crc = Signal(32)
         hello = [PROTOCOL_VERSION] + list(build_id(g).to_bytes(4, "little")) \
@@ -146,7 +153,7 @@ class Board(wiring.Component):
         assert len(hello) + 4 == HELLO_REPLY.size
         hello_bytes = Array([Const(b, 8) for b in hello] + [~crc[k * 8:(k + 1) * 8]
                                                             for k in range(4)])
-        ctr = Array(core.counters)
+        ctr = Array(Cat(c, Const(0, 8 * COUNTER_BYTES - len(c))) for c in core.counters)
         weight_mems = [int(mm) for mm in WEIGHT_MEMORIES]
         assert weight_mems == list(range(len(weight_mems))), "WEIGHT_MEMORIES come first"
         mc = core.mem_cmd.payload
@@ -247,13 +254,14 @@ class Board(wiring.Component):
             with m.State("HELLO_WAIT"):
                 m.d.comb += core.mem_rsp.ready.eq(1)
                 with m.If(core.mem_rsp.valid):
-                    m.d.sync += [word.eq(core.mem_rsp.payload), kbyte.eq(0),
+                    m.d.sync += [word.eq(core.mem_rsp.payload), nbit.eq(0),
                                  nb.eq(nbytes[mem])]
                     m.next = "HELLO_CRC"
-            with m.State("HELLO_CRC"):
-                m.d.sync += [crc.eq(crc32_update(crc, word.word_select(kbyte, 8))),
-                             kbyte.eq(kbyte + 1)]
-                with m.If(kbyte == nb - 1):
+            with m.State("HELLO_CRC"):   # one bit a cycle, each byte's least significant first
+                fb = crc[0] ^ word[0]
+                m.d.sync += [crc.eq((crc >> 1) ^ Mux(fb, CRC32_POLY, 0)), word.eq(word >> 1),
+                             nbit.eq(nbit + 1)]
+                with m.If(nbit == Cat(Const(7, 3), (nb - 1)[:3])):   # bit 8 * nb - 1
                     m.d.sync += addr.eq(addr + 1)
                     m.next = "HELLO_READ"
             with m.State("HELLO_HEAD"):
@@ -273,9 +281,15 @@ class Board(wiring.Component):
                 with m.If(p != 0):
                     with m.Switch(p):
                         with m.Case(1):
-                            m.d.sync += mem.eq(rdata)
-                        with m.Case(2, 3, 4, 5):
-                            m.d.sync += addr.eq(Cat(addr[8:], rdata))
+                            m.d.sync += [mem.eq(rdata), addr_hi.eq(0)]
+                        for k in range(4):   # address bytes, least significant first
+                            with m.Case(2 + k):
+                                lo = 8 * k
+                                if lo < abits:
+                                    m.d.sync += addr[lo:lo + 8].eq(rdata)
+                                if lo + 8 > abits:
+                                    with m.If(rdata[max(0, abits - lo):] != 0):
+                                        m.d.sync += addr_hi.eq(1)
                         with m.Case(6):
                             m.d.sync += count[:8].eq(rdata)
                         with m.Case(7):
@@ -286,7 +300,7 @@ class Board(wiring.Component):
                 m.d.sync += [nb.eq(nbytes[mem[:3]]), i.eq(0), pass2.eq(0),
                              p.eq(MEM_REQUEST.size)]
                 limit = Mux(kind == Cmd.LOAD, len(weight_mems), len(mems))
-                with m.If((mem >= limit) | (addr + count > depth[mem[:3]])):
+                with m.If((mem >= limit) | addr_hi | (addr + count > depth[mem[:3]])):
                     refuse(Err.BAD_ARGUMENT)
                 with m.Elif(kind == Cmd.LOAD):
                     with m.If(length != MEM_REQUEST.size + count_bytes):

@@ -22,8 +22,9 @@ from .spram import SPRAM_BLOCKS, SinglePortRAM
 
 __all__ = ["Core", "Op", "COUNTERS", "COUNTER_BITS", "cycle_lower_bound"]
 
-#: Width of every performance counter (they wrap only after 2**48 events).
-COUNTER_BITS = 48
+#: Width of every performance counter: 2**40 cycles are 12.7 hours at 24 MHz, 2**40 readout
+#: operations 30 million characters. The protocol carries them in 6 bytes, zero-extended.
+COUNTER_BITS = 40
 
 #: Performance counters, in the order of the ``counters`` port.
 COUNTERS = (
@@ -264,11 +265,16 @@ class Core(wiring.Component):
         # -- counters ---------------------------------------------------------------------------
         inc = {name: Signal(range(max(P, R * 2, F) * 2 + 2), name=f"inc_{name}")
                for name in COUNTERS}
+        # the increments are registered, so that no phase's logic runs on into a counter's
+        # adder (on the iCE40 the LIF update and the spike counter were one long path); the
+        # counters lag the core by one cycle, and the core is idle for many before a read
         for i, name in enumerate(COUNTERS):
+            inc_r = Signal.like(inc[name], name=f"inc_{name}_r")
+            m.d.sync += inc_r.eq(inc[name])
             with m.If(self.counters_clear):
                 m.d.sync += self.counters[i].eq(0)
             with m.Else():
-                m.d.sync += self.counters[i].eq(self.counters[i] + inc[name])
+                m.d.sync += self.counters[i].eq(self.counters[i] + inc_r)
 
         # -- command registers ------------------------------------------------------------------
         x = Signal(self._id_shape)            # character of the token in progress

@@ -205,6 +205,8 @@ class FrameTx(wiring.Component):
         header = Signal(32)                        # kind, tag, length (LE) of the packet
 
         m.d.comb += rp.en.eq(0)   # the read data holds unless a state reads
+        crc_byte = Signal(8)      # the byte going into the CRC (one XOR network for both)
+        crc_next = crc16_update(crc, crc_byte)
 
         def write(addr, value):
             m.d.comb += [wp.addr.eq(addr), wp.data.eq(value), wp.en.eq(1)]
@@ -221,7 +223,8 @@ class FrameTx(wiring.Component):
             with m.State("HEADER"):   # four header bytes into the buffer
                 b = header.word_select(wpos[:2], 8)
                 write(wpos, b)
-                m.d.sync += [crc.eq(crc16_update(crc, b)), wpos.eq(wpos + 1)]
+                m.d.comb += crc_byte.eq(b)
+                m.d.sync += [crc.eq(crc_next), wpos.eq(wpos + 1)]
                 with m.If(wpos == HEADER_BYTES - 1):
                     m.next = "PAYLOAD"
             with m.State("PAYLOAD"):
@@ -231,8 +234,8 @@ class FrameTx(wiring.Component):
                     m.d.comb += self.i_data.ready.eq(1)
                     with m.If(self.i_data.valid):
                         write(wpos, self.i_data.payload)
-                        m.d.sync += [crc.eq(crc16_update(crc, self.i_data.payload)),
-                                     wpos.eq(wpos + 1)]
+                        m.d.comb += crc_byte.eq(self.i_data.payload)
+                        m.d.sync += [crc.eq(crc_next), wpos.eq(wpos + 1)]
             with m.State("CRC"):
                 write(wpos, Mux(wpos == total - 2, crc[8:], crc[:8]))
                 m.d.sync += wpos.eq(wpos + 1)

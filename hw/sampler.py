@@ -36,9 +36,10 @@ class Sampler(wiring.Component):
     held in a ROM with a registered read (an EBR on iCE40).
 
     Pipeline: a logit is taken in stage 0 together with its draw (the ROM address), stage 1
-    multiplies ``tq * G[u]``, stage 2 adds, compares and keeps the best. ``i_stream`` takes one
-    logit per cycle; it pauses while a character's last logit is in the pipeline and while the
-    result waits on ``o_stream``, so one character costs ``V + 3`` cycles at best.
+    multiplies ``tq * G[u]``, stage 2 adds the noise to the logit, stage 3 compares and keeps
+    the best. ``i_stream`` takes one logit per cycle; it pauses while a character's last logit
+    is in the pipeline and while the result waits on ``o_stream``, so one character costs
+    ``V + 4`` cycles at best.
 
     Parameters
     ----------
@@ -123,7 +124,8 @@ class Sampler(wiring.Component):
         tq_held = Signal(TEMPERATURE_BITS)
         s1_valid, s1_last = Signal(), Signal()
         s2_valid, s2_last = Signal(), Signal()
-        last_in_flight = (s1_valid & s1_last) | (s2_valid & s2_last)
+        s3_valid, s3_last = Signal(), Signal()
+        last_in_flight = (s1_valid & s1_last) | (s2_valid & s2_last) | (s3_valid & s3_last)
         # One result register on the output: a character's last logit enters only when the
         # result of the previous character has left and none is on its way there.
         m.d.comb += self.i_stream.ready.eq(~self.o_stream.valid & ~last_in_flight)
@@ -171,21 +173,34 @@ class Sampler(wiring.Component):
             s2_last.eq(s1_last),
         ]
 
-        # -- stage 2: score, compare, keep the first maximum ------------------------------------
+        # -- stage 2: the score, logit plus scaled noise ----------------------------------------
         shift = c.temperature_frac_bits + c.gumbel_frac_bits - c.logit_frac_bits
         # a signed >> is arithmetic, i.e. the floor of SPEC.md; << multiplies exactly
         noise = s2_product >> shift if shift >= 0 else s2_product << -shift
         score = s2_logit + noise
+        s3_score = Signal(score.shape())
+        s3_id = Signal(self._id_shape)
+        s3_first = Signal()
+        m.d.sync += [
+            s3_valid.eq(s2_valid),
+            s3_score.eq(score),
+            s3_id.eq(s2_id),
+            s3_first.eq(s2_first),
+            s3_last.eq(s2_last),
+        ]
+
+        # -- stage 3: compare, keep the first maximum (a stage of its own: the adder and the
+        # comparator in one cycle were the longest path of the whole design on the iCE40) ----
         best = Signal(score.shape())
         best_id = Signal(self._id_shape)
         # strictly greater: on a tie the earlier (lower) id stays
-        better = s2_first | (score > best)
-        with m.If(s2_valid & better):
-            m.d.sync += [best.eq(score), best_id.eq(s2_id)]
+        better = s3_first | (s3_score > best)
+        with m.If(s3_valid & better):
+            m.d.sync += [best.eq(s3_score), best_id.eq(s3_id)]
 
-        with m.If(s2_valid & s2_last):
+        with m.If(s3_valid & s3_last):
             m.d.sync += [
-                self.o_stream.payload.eq(Mux(better, s2_id, best_id)),
+                self.o_stream.payload.eq(Mux(better, s3_id, best_id)),
                 self.o_stream.valid.eq(1),
             ]
         with m.Elif(self.o_stream.ready):

@@ -11,6 +11,7 @@ spikes and synaptic events per character, co-simulation speed. ``--waves`` write
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import statistics
@@ -125,6 +126,19 @@ def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
     return reports
 
 
+def cycles_record(model: SpikingModel, lanes: int, readout_lanes: int) -> Path:
+    """Where ``make sim`` leaves the cycles per character it measured for a model and build,
+    for the board builds' speed figure: named after a hash of the configuration and weights."""
+    import hashlib
+
+    from .build import build_root
+    h = hashlib.sha256(repr(sorted(vars(model.config).items())).encode())
+    for name in sorted(vars(model.weights)):
+        h.update(name.encode())
+        h.update(getattr(model.weights, name).tobytes())
+    return build_root() / f"cycles-{h.hexdigest()[:12]}-p{lanes}-r{readout_lanes}.json"
+
+
 def main(argv=None) -> int:
     from ..sw_driver.api import default_model_path
 
@@ -181,6 +195,11 @@ def main(argv=None) -> int:
         if r.waves:
             print(f"  waveform                {r.waves}")
     print(f"\ntotal wall time, build included: {total:.1f} s")
+    sampled = reports[-1][1]   # the sampled run: what GENERATE does
+    rec = cycles_record(load_model(model_path), a.lanes, a.readout_lanes)
+    rec.parent.mkdir(parents=True, exist_ok=True)
+    rec.write_text(json.dumps({"cycles_per_char": statistics.fmean(sampled.cycles),
+                               "chars": sampled.tokens, "temperature": a.temperature}))
     return 0
 
 

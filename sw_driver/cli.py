@@ -178,8 +178,14 @@ def _cmd_build(args) -> int:
         return 1
     print(f"building {desc.name} ({desc.device.name}) with {args.model or desc.model}; "
           "synthesis, placement and routing take minutes", file=sys.stderr, flush=True)
-    rep = build_bitstream(desc, model, build_dir=args.build_dir, seed=args.seed)
+    rep = build_bitstream(desc, args.model, build_dir=args.build_dir, seed=args.seed,
+                          check=False)
     print("\n".join(rep.lines()))
+    if not rep.timing_met:
+        print(f"snnfpga: error: timing not met: Fmax {rep.fmax:.2f} MHz, the core clock is "
+              f"{rep.clock_mhz:.3f} MHz (the bitstream was written, but is not safe to use "
+              "at that clock)", file=sys.stderr)
+        return 1
     return 0
 
 

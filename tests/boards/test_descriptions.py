@@ -97,12 +97,13 @@ def test_fit_refuses_a_model_too_big_and_names_the_resource(capsys):
     assert not rep.fits
     assert any(s.startswith("SPRAM: the model needs") and "the iCE40UP5K has 4" in s
                for s in rep.short())
-    # through the command line: the default design's logic (calibrated on its packed build,
-    # tests/boards/test_build.py) is more than the UP5K's 5,280 cells; the ECP5 has room
-    assert main(["fit", "--board", "icebreaker"]) == 1
+    # through the command line: the ULX3S's model of 2,048 neurons on the UP5K is refused,
+    # naming the SPRAM; the UP5K's own model fits
+    ulx3s = load_board("ulx3s").model_path()
+    assert main(["fit", "--board", "icebreaker", "--model", str(ulx3s)]) == 1
     err = capsys.readouterr().err
-    assert "does not fit the iCEBreaker" in err and "logic cells: the model needs" in err
-    assert main(["fit", "--board", "ulx3s"]) == 0
+    assert "does not fit the iCEBreaker" in err and "SPRAM: the model needs" in err
+    assert main(["fit", "--board", "icebreaker"]) == 0
     assert capsys.readouterr().out.rstrip().endswith("fits")
 
 

@@ -46,12 +46,13 @@ def test_crc_logic_equals_the_protocol():
 def test_crc32_logic_equals_zlib():
     import zlib
 
-    from snnfpga.hw.board import crc32_update
+    from snnfpga.hw.framing import crc_byte_update
 
     rng = np.random.default_rng(3)
     crc_in, byte, out = Signal(32), Signal(8), Signal(32)
     m = Module()
-    m.d.comb += out.eq(crc32_update(crc_in, byte))
+    m.d.comb += out.eq(crc_byte_update(crc_in, byte, width=32, poly=0xEDB88320,
+                                       reflected=True))
     data = bytes(rng.integers(0, 256, size=200).astype(np.uint8))
 
     async def bench(ctx):
