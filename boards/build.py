@@ -167,6 +167,28 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
         f"estimated: cycle bound on {len(text)} val chars x {SIM_OVERHEAD:.3f}"
 
 
+def _synthesise_and_pack(platform, top, name: str, out: Path, overrides: dict) -> None:
+    """Run only the first two steps of the platform's build script, Yosys and nextpnr, the
+    latter without placement or a bitstream (``--pack-only``, no ``--asc``/``--textcfg``:
+    nextpnr cannot write a bitstream of an unplaced design)."""
+    import re
+    import subprocess
+
+    plan = platform.build(top, name=name, build_dir=str(out), do_build=False, **overrides)
+    plan.extract(str(out))
+    script = (out / f"build_{name}.sh").read_text().splitlines()
+    steps = [line for line in script if line.startswith(('"$YOSYS"', '"$NEXTPNR'))]
+    if len(steps) != 2:
+        raise BuildFailed(f"unexpected build script {out / f'build_{name}.sh'}: expected a "
+                          f"Yosys and a nextpnr step, found {len(steps)}")
+    steps[1] = re.sub(r"\s--(asc|textcfg)\s+\S+", "", steps[1])
+    r = subprocess.run(["sh", "-c", "set -e\n" + "\n".join(steps)], cwd=out,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BuildFailed(f"Yosys or nextpnr exited with {r.returncode}: "
+                          f"{(r.stderr or r.stdout)[-2000:]}")
+
+
 def build_bitstream(board: str | BoardDescription, model=None, *,
                     build_dir: str | Path = "build/boards", seed: int = 1,
                     check: bool = True, pack_only: bool = False) -> BuildReport:
@@ -221,18 +243,18 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
     (out / "report.json").unlink(missing_ok=True)
     try:
         with toolchain_environment():
-            platform.build(top, name=name, build_dir=str(out), do_program=False, **kw)
-    except Exception:   # the toolchain's own failure: show the end of its log
-        if pack_only and (out / "report.json").is_file():
-            e = None      # the packer's report is there; the packing tool had nothing to pack
+            if pack_only:
+                _synthesise_and_pack(platform, top, name, out, kw)
+            else:
+                platform.build(top, name=name, build_dir=str(out), do_program=False, **kw)
+    except Exception as exc:   # the toolchain's own failure: show the end of its log
         log = ""
         for f in (out / f"{name}.tim", out / f"{name}.rpt"):
             if f.is_file():
                 log = "\n".join(f.read_text(errors="replace").splitlines()[-25:])
                 break
-        if e is not None:
-            raise BuildFailed(f"{desc.name}: the toolchain failed ({e}); log tail:\n{log}") \
-                from None
+        raise BuildFailed(f"{desc.name}: the toolchain failed ({exc}); log tail:\n{log}") \
+            from None
     data = json.loads((out / "report.json").read_text())
     totals = {k: getattr(desc.device, k) for k in ("logic_cells", "ebr", "spram", "dsp")}
     report.used, report.fmax_mhz = parse_nextpnr_report(data, desc.family, totals)

@@ -24,16 +24,12 @@ def test_report_parsing():
 
 @pytest.mark.slow
 def test_fit_prediction_equals_the_packed_design(tmp_path):
-    import dataclasses
-
     from snnfpga.boards.build import build_bitstream
     from snnfpga.boards.description import load_board
     from snnfpga.boards.fit import predict_fit
     from snnfpga.sw_driver.api import load
 
-    # the oscillator's 12 MHz instead of the PLL's 24 (a hard block: no logic cells), and a
-    # baud rate that 12 MHz can make; the rest is the iCEBreaker's bitstream top-level
-    desc = dataclasses.replace(load_board("icebreaker"), target_mhz=12.0, baud=500000)
+    desc = load_board("icebreaker")   # the bitstream's own top-level: PLL to 24 MHz
     m = load(desc.model_path())
     pred = predict_fit(desc, m.config, len(m.vocab))
     rep = build_bitstream(desc, m, build_dir=tmp_path, pack_only=True)
