@@ -41,7 +41,7 @@ __all__ = ["Board", "BoardTop", "CRC32_POLY"]
 
 
 #: Bytes the board top-level buffers between the UART receiver and the command layer.
-UART_FIFO_DEPTH = 64
+UART_FIFO_DEPTH = 16
 
 
 #: CRC-32 (zlib's), reflected polynomial: HELLO's hash of the weights is computed a bit a cycle

@@ -265,16 +265,19 @@ class Core(wiring.Component):
         # -- counters ---------------------------------------------------------------------------
         inc = {name: Signal(range(max(P, R * 2, F) * 2 + 2), name=f"inc_{name}")
                for name in COUNTERS}
-        # the increments are registered, so that no phase's logic runs on into a counter's
-        # adder (on the iCE40 the LIF update and the spike counter were one long path); the
-        # counters lag the core by one cycle, and the core is idle for many before a read
+        # the increments that follow from data (spikes, non-zero features) are registered, so
+        # that no datapath runs on into a counter's adder (on the iCE40 the LIF update and the
+        # spike counter were one long path); those counters lag by a cycle, and the core is
+        # idle for many before a read
         for i, name in enumerate(COUNTERS):
-            inc_r = Signal.like(inc[name], name=f"inc_{name}_r")
-            m.d.sync += inc_r.eq(inc[name])
+            step = inc[name]
+            if name in ("spikes", "readout_ops"):
+                step = Signal.like(inc[name], name=f"inc_{name}_r")
+                m.d.sync += step.eq(inc[name])
             with m.If(self.counters_clear):
                 m.d.sync += self.counters[i].eq(0)
             with m.Else():
-                m.d.sync += self.counters[i].eq(self.counters[i] + inc_r)
+                m.d.sync += self.counters[i].eq(self.counters[i] + step)
 
         # -- command registers ------------------------------------------------------------------
         x = Signal(self._id_shape)            # character of the token in progress
@@ -302,7 +305,8 @@ class Core(wiring.Component):
         def group_of(n):
             return n[ceil_log2(P):] if P > 1 else n
 
-        # -- neuron phase: N0 issue the reads of group ng, N1 compute and write back -----------
+        # -- neuron phase: N0 issue the reads of group ng, N1 hold the words read, N2 compute and
+        # write back ---------------------------------------------------------------------------
         ng = Signal(range(NG + 1))            # next group to read
         n1_valid = Signal()
         n1_group = Signal(range(NG))
@@ -327,24 +331,40 @@ class Core(wiring.Component):
                      self.o_spike.payload.neuron.eq(queue.i_stream.payload)]
         pend_after = Signal(P)
         m.d.comb += pend_after.eq(Mux(push, pend & ~(1 << pend_lane), pend))
-        # group data may be consumed when at most one id is pending and it goes out now
-        n1_consume = Signal()
         spikes = Signal(P)
         v_next = Signal(P * c.membrane_bits)
         cnt_old = Signal(P * cnt_shape.width)
         cnt_new = Signal(P * cnt_shape.width)
+        # N2: the group's words, registered as N1 hands them on, so that no path runs from a
+        # memory's read data through the LIF update into a write (the longest of the design)
+        n2_valid = Signal()
+        n2_group = Signal(range(NG))
+        n2_consume = Signal()     # N2 writes back when at most one id is pending, going out now
+        n1_advance = Signal()     # N1's words move into N2
+        v_r = Signal(P * c.membrane_bits)
+        leak_r = Signal(P * g.leak_bits)
+        w_r = Signal(P * c.weight_bits)
+        acc_r = [Signal(lif.acc.shape(), name=f"acc_r{i}") for i, lif in enumerate(lifs)]
+        cnt_r = Signal(P * cnt_shape.width)
+        with m.If(n1_advance):
+            m.d.sync += [v_r.eq(rd[MemId.VMEM].data), leak_r.eq(rd[MemId.LEAK].data),
+                         cnt_r.eq(cnt_rd.data), n2_group.eq(n1_group)]
+            m.d.sync += [a.eq(acc_rd[i].data) for i, a in enumerate(acc_r)]
+            for i in range(P):
+                m.d.sync += w_r.word_select(i, c.weight_bits).eq(
+                    rd[MemId.WGT].data.word_select(n1_slot * P + i, c.weight_bits) if G > 1
+                    else rd[MemId.WGT].data.word_select(i, c.weight_bits))
         for i, lif in enumerate(lifs):
             m.d.comb += [
-                lif.v.eq(rd[MemId.VMEM].data.word_select(i, c.membrane_bits)),
-                lif.leak.eq(rd[MemId.LEAK].data.word_select(i, g.leak_bits)),
-                lif.w_in.eq(rd[MemId.WGT].data.word_select(n1_slot * P + i, c.weight_bits)
-                            if G > 1 else rd[MemId.WGT].data.word_select(i, c.weight_bits)),
+                lif.v.eq(v_r.word_select(i, c.membrane_bits)),
+                lif.leak.eq(leak_r.word_select(i, g.leak_bits)),
+                lif.w_in.eq(w_r.word_select(i, c.weight_bits)),
                 lif.drive_en.eq((t == 0) | int(c.input_every_step)),
-                lif.acc.eq(acc_rd[i].data),
+                lif.acc.eq(acc_r[i]),
                 spikes[i].eq(lif.spike),
                 v_next.word_select(i, c.membrane_bits).eq(lif.v_next),
                 cnt_old.word_select(i, cnt_shape.width).eq(
-                    Mux(t == 0, 0, cnt_rd.data.word_select(i, cnt_shape.width))),
+                    Mux(t == 0, 0, cnt_r.word_select(i, cnt_shape.width))),
                 cnt_new.word_select(i, cnt_shape.width).eq(
                     cnt_old.word_select(i, cnt_shape.width) + lif.spike),
             ]
@@ -519,14 +539,15 @@ class Core(wiring.Component):
                 with m.If(ev.valid):
                     m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
                 with m.If((queue.cur_level == 0) & ~s1_valid & ~s2_valid):
-                    m.d.sync += [ng.eq(0), n1_valid.eq(0), win_slot.eq(0),
+                    m.d.sync += [ng.eq(0), n1_valid.eq(0), n2_valid.eq(0), win_slot.eq(0),
                                  win_addr.eq(g.win_base + const_mul(x, g.win_row_words))]
                     m.next = "NEU"
 
             with m.State("NEU"):
                 m.d.comb += busy.eq(1)
-                m.d.comb += n1_consume.eq(n1_valid & (pend_after == 0))
-                issue = (~n1_valid | n1_consume) & (ng < NG)
+                m.d.comb += [n2_consume.eq(n2_valid & (pend_after == 0)),
+                             n1_advance.eq(n1_valid & (~n2_valid | n2_consume))]
+                issue = (~n1_valid | n1_advance) & (ng < NG)
                 m.d.comb += [
                     rd[MemId.VMEM].addr.eq(ng), rd[MemId.LEAK].addr.eq(ng),
                     rd[MemId.WGT].addr.eq(win_addr), cnt_rd.addr.eq(ng),
@@ -544,23 +565,27 @@ class Core(wiring.Component):
                         m.d.sync += [win_slot.eq(0), win_addr.eq(win_addr + 1)]
                     with m.Else():
                         m.d.sync += win_slot.eq(win_slot + 1)
-                with m.Elif(n1_consume):
+                with m.Elif(n1_advance):
                     m.d.sync += n1_valid.eq(0)
-                with m.If(n1_consume):
+                with m.If(n1_advance):
+                    m.d.sync += n2_valid.eq(1)
+                with m.Elif(n2_consume):
+                    m.d.sync += n2_valid.eq(0)
+                with m.If(n2_consume):
                     m.d.comb += [
-                        wr[MemId.VMEM].addr.eq(n1_group), wr[MemId.VMEM].data.eq(v_next),
+                        wr[MemId.VMEM].addr.eq(n2_group), wr[MemId.VMEM].data.eq(v_next),
                         wr[MemId.VMEM].en.eq(1),
-                        cnt_wr.addr.eq(n1_group), cnt_wr.data.eq(cnt_new), cnt_wr.en.eq(1),
+                        cnt_wr.addr.eq(n2_group), cnt_wr.data.eq(cnt_new), cnt_wr.en.eq(1),
                         inc["spikes"].eq(popcount),
                         inc["state_writes"].eq(2 + P),
                     ]
                     for i in range(P):
-                        m.d.comb += [acc_wr[i].addr.eq(n1_group), acc_wr[i].data.eq(0),
+                        m.d.comb += [acc_wr[i].addr.eq(n2_group), acc_wr[i].data.eq(0),
                                      acc_wr[i].en.eq(1)]
-                    m.d.sync += [pend.eq(spikes), pend_group.eq(n1_group)]
+                    m.d.sync += [pend.eq(spikes), pend_group.eq(n2_group)]
                 with m.Elif(push):
                     m.d.sync += pend.eq(pend_after)
-                with m.If((ng == NG) & ~n1_valid & (pend == 0)):
+                with m.If((ng == NG) & ~n1_valid & ~n2_valid & (pend == 0)):
                     m.d.comb += queue.swap.eq(1)
                     with m.If(t == T - 1):
                         m.d.sync += [rb.eq(0), rn.eq(0), oidx.eq(0)]
