@@ -33,8 +33,8 @@ from pathlib import Path
 from ..model.errors import SnnfpgaError
 from .description import BoardDescription, BoardError, load_board
 
-__all__ = ["BuildFailed", "BuildReport", "build_bitstream", "toolchain_environment",
-           "parse_nextpnr_report", "CELL_KINDS"]
+__all__ = ["BuildFailed", "BuildReport", "bitstream_path", "build_bitstream",
+           "toolchain_environment", "parse_nextpnr_report", "CELL_KINDS", "DESIGN_NAME"]
 
 #: nextpnr's cell types, per family, for each resource of a board description.
 CELL_KINDS = {
@@ -42,9 +42,11 @@ CELL_KINDS = {
               "dsp": "ICESTORM_DSP"},
     "ecp5": {"logic_cells": "TRELLIS_COMB", "ebr": "DP16KD", "dsp": "MULT18X18D"},
 }
+#: Name of the top-level design in the build directory (``snnfpga.bin``, ``snnfpga.tim``, ...).
+DESIGN_NAME = "snnfpga"
 #: Overhead of the core over its cycle bound, measured by ``make sim`` on the default model
-#: (10,716.0 cycles per character against a bound of 10,616.7 on 2,000 validation characters).
-SIM_OVERHEAD = 10716.0 / 10616.7
+#: (10,719.0 cycles per character against a bound of 10,616.7 on 2,000 validation characters).
+SIM_OVERHEAD = 10719.0 / 10616.7
 
 
 class BuildFailed(SnnfpgaError, RuntimeError):
@@ -189,6 +191,15 @@ def _synthesise_and_pack(platform, top, name: str, out: Path, overrides: dict) -
                           f"{(r.stderr or r.stdout)[-2000:]}")
 
 
+def bitstream_path(desc: BoardDescription, build_dir: str | Path = "build/boards") -> Path:
+    """Where :func:`build_bitstream` leaves the bitstream of ``desc``: ``.bin`` for the
+    iCE40, ``.bit`` for the ECP5, ``.dfu`` (a ``.bit`` with a DFU suffix) for the OrangeCrab."""
+    ext = "bin" if desc.family == "ice40" else "bit"
+    if desc.platform.startswith("amaranth_boards.orangecrab"):
+        ext = "dfu"
+    return Path(build_dir) / desc.id / f"{DESIGN_NAME}.{ext}"
+
+
 def build_bitstream(board: str | BoardDescription, model=None, *,
                     build_dir: str | Path = "build/boards", seed: int = 1,
                     check: bool = True, pack_only: bool = False) -> BuildReport:
@@ -219,7 +230,7 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
     top = BitstreamTop(desc, m, clock_hz=clock_hz, pll=pll)
     platform = desc.platform_class()()
     out = Path(build_dir) / desc.id
-    name = "snnfpga"
+    name = DESIGN_NAME
     report = BuildReport(board=desc.name, device=desc.device.name, family=desc.family,
                          model=(desc.model if model is None else str(model)
                                 if isinstance(model, (str, Path)) else "given"),
@@ -265,11 +276,9 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
     if over:   # nextpnr stops at placement; say which resource ran out
         raise BuildFailed(f"{desc.name}: the design does not fit the {desc.device.name}: "
                           + "; ".join(over))
-    bit = out / (f"{name}.bin" if desc.family == "ice40" else f"{name}.bit")
-    if desc.platform.startswith("amaranth_boards.orangecrab"):
-        dfu = out / f"{name}.dfu"
-        dfu.write_bytes(dfu_suffix(bit.read_bytes(), *ORANGECRAB_DFU))
-        bit = dfu
+    bit = bitstream_path(desc, build_dir)
+    if bit.suffix == ".dfu":   # the packer's .bit with the DFU suffix appended
+        bit.write_bytes(dfu_suffix(bit.with_suffix(".bit").read_bytes(), *ORANGECRAB_DFU))
     report.bitstream = bit
     report.cycles_per_char, report.cycles_source = _cycles_per_char(m, desc)
     report.seconds = time.monotonic() - start

@@ -145,28 +145,6 @@ BOARD_ALIASES = {
     "arty_a7_35": "arty_a7_35t",
 }
 
-#: The default programmers, by our board id and tool.
-PROGRAMMERS: dict[str, dict[str, Programmer]] = {
-    "icebreaker": {
-        # SRAM needs the board's programming jumpers changed (see the module docstring).
-        "openfpgaloader": Programmer("openfpgaloader", "ice40_generic", volatile=False,
-                                     flash=True),
-        "iceprog": Programmer("iceprog", "ice40_generic", volatile=False, flash=True),
-    },
-    "ulx3s": {
-        "openfpgaloader": Programmer("openfpgaloader", "ulx3s", volatile=True, flash=True),
-    },
-    "orangecrab": {
-        # The USB DFU bootloader writes the flash; SRAM would need an external JTAG cable.
-        "openfpgaloader": Programmer("openfpgaloader", "orangeCrab", volatile=False, flash=True),
-        "dfu-util": Programmer("dfu-util", "orangeCrab", volatile=False, flash=True),
-    },
-    "arty_a7_35": {
-        "openfpgaloader": Programmer("openfpgaloader", "arty_a7_35t", volatile=True,
-                                     flash=True),
-    },
-}
-
 # tool -> (environment variable, usual command name)
 _EXECUTABLES = {
     "openfpgaloader": ("OPENFPGALOADER", "openFPGALoader"),
@@ -430,3 +408,17 @@ def programmer_for(desc, tool: str | None = None) -> Programmer:
     except KeyError:
         raise FlashError(f"{desc.name}: the description's programmer has no "
                          "'openfpgaloader' board name") from None
+
+
+def _programmers() -> dict[str, dict[str, Programmer]]:
+    from .description import board_names, load_board
+    out = {}
+    for b in board_names():
+        d = load_board(b)
+        out[b] = {t: programmer_for(d, t) for t in d.programmer.get("tools", [])}
+    return out
+
+
+#: The programmers of the shipped boards, by board id and tool, from their descriptions'
+#: ``programmer:`` sections (the one place these facts are kept).
+PROGRAMMERS: dict[str, dict[str, Programmer]] = _programmers()

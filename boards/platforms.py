@@ -29,10 +29,8 @@ from amaranth.lib import io
 
 from .description import BoardDescription, BoardError
 
-__all__ = ["platform_class", "BitstreamTop", "dfu_suffix", "OPENFPGALOADER_FREE"]
+__all__ = ["platform_class", "BitstreamTop", "dfu_suffix"]
 
-#: Boards whose upstream platform requires openFPGALoader to build (our subclass does not).
-OPENFPGALOADER_FREE = ("amaranth_boards.ulx3s",)
 #: USB ids of the OrangeCrab's DFU bootloader (1209:5af0, pid.codes).
 ORANGECRAB_DFU = (0x1209, 0x5AF0)
 

@@ -192,24 +192,16 @@ def _cmd_build(args) -> int:
 def _cmd_flash(args) -> int:
     from pathlib import Path
 
+    from ..boards.build import bitstream_path
     from ..boards.description import load_board
     from ..boards.flash import flash, programmer_for
 
     desc = load_board(args.board)
-    bit = Path(args.bitstream) if args.bitstream else default_bitstream(desc, args.build_dir)
+    bit = Path(args.bitstream) if args.bitstream else bitstream_path(desc, args.build_dir)
     prog = programmer_for(desc, args.tool)
     out = flash(prog, bit, target="flash" if args.flash else "volatile", dry_run=args.dry_run)
     print(out)
     return 0
-
-
-def default_bitstream(desc, build_dir: str):
-    """Where ``snnfpga build`` leaves the bitstream of ``desc``."""
-    from pathlib import Path
-    ext = {"ice40": "bin", "ecp5": "bit", "xilinx": "bit"}[desc.family]
-    if desc.platform.startswith("amaranth_boards.orangecrab"):
-        ext = "dfu"
-    return Path(build_dir) / desc.id / f"snnfpga.{ext}"
 
 
 def build_parser() -> argparse.ArgumentParser:
