@@ -14,13 +14,14 @@ Fixes to the amaranth-boards definitions, each for a reason of our own:
 
 :class:`BitstreamTop` is the design on the pins: the PLL that makes the core clock from the
 board's oscillator (held in reset until it locks), :class:`snnfpga.hw.board.BoardTop` on the
-UART pins, an activity LED (lit while the core computes) and a heartbeat LED (1 Hz: the
-clock runs).
+UART pins, an activity LED (lit while the core computes) and a heartbeat LED (blinking about
+once a second: the clock runs).
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import zlib
 
 from amaranth.build import Attrs, Pins, Resource, Subsignal
@@ -159,11 +160,13 @@ class BitstreamTop(Elaboratable):
         m.submodules.top = top = self.board_top()
         m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
         m.d.comb += _led(m, platform, d.leds["activity"]).eq(top.board.core.busy)
-        beat = Signal(range(max(2, int(self.clock_hz // 2))))
-        led = Signal()
-        with m.If(beat == 0):
-            m.d.sync += [beat.eq(int(self.clock_hz // 2) - 1), led.eq(~led)]
-        with m.Else():
-            m.d.sync += beat.eq(beat - 1)
+        # a free-running counter's top bit: a period of 2**bits cycles, the power of two
+        # nearest one second. (A down-counter reloaded at 1 Hz exactly had its zero test folded
+        # into the borrow chain, which nextpnr then split into segments: the design's longest
+        # path, for an LED.)
+        bits = max(1, round(math.log2(self.clock_hz)))
+        beat = Signal(bits)
+        m.d.sync += beat.eq(beat + 1)
+        led = beat[-1]
         m.d.comb += _led(m, platform, d.leds["heartbeat"]).eq(led)
         return m

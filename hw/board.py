@@ -92,7 +92,8 @@ class Board(wiring.Component):
 
         mems = list(MemId)
         depth = Array(Const(g.depth(mm), 32) for mm in mems)
-        width = Array(Const(g.width(mm), 8) for mm in mems)
+        # the bits above each memory's word width: a LOAD word with any of them set is refused
+        over = Array(Const(~((1 << g.width(mm)) - 1) & 0xFFFFFFFF, 32) for mm in mems)
         nbytes = Array(Const(word_bytes(g.width(mm)), 3) for mm in mems)
 
         # -- the frame being served ------------------------------------------------------------
@@ -100,6 +101,8 @@ class Board(wiring.Component):
         # a frame without error is at most MAX_PAYLOAD long (the decoder refuses longer ones)
         kind, tag, length = Signal(8), Signal(8), Signal(range(MAX_PAYLOAD + 1))
         err = Signal(8)                       # the reason of an ERROR answer
+        known = Signal()                      # the frame's kind is a command
+        bad_len = Signal()                    # its length is not one the command takes
         in_gen = Signal()                     # an ERROR returns to the GENERATE loop
         p = Signal(range(MAX_PAYLOAD + 2))    # read pointer into the receive buffer
         nb = Signal(3)                        # bytes per word of the selected memory
@@ -116,6 +119,9 @@ class Board(wiring.Component):
         m.d.comb += rx.rd_addr.eq(p)
         # count words of the selected memory in bytes, without a multiplier (1 to 4 bytes)
         count_bytes = Signal(range(4 * 0xFFFF + 1))
+        # ... registered before they are compared, with the request's end (MEM_SIZE)
+        want_len = Signal(range(MEM_REQUEST.size + 4 * 0xFFFF + 1))
+        end = Signal(max(abits, 16) + 1)
         nbm = nbytes[mem[:3]]
         m.d.comb += count_bytes.eq(Mux(nbm == 1, count, Mux(nbm == 2, count << 1,
                                                             Mux(nbm == 3, (count << 1) + count,
@@ -156,7 +162,10 @@ class Board(wiring.Component):
         ctr = Array(Cat(c, Const(0, 8 * COUNTER_BYTES - len(c))) for c in core.counters)
         weight_mems = [int(mm) for mm in WEIGHT_MEMORIES]
         assert weight_mems == list(range(len(weight_mems))), "WEIGHT_MEMORIES come first"
+        # the load port's payload comes straight from registers (the running address, the word,
+        # pass2 as the write flag): only ``valid`` is decoded from the state
         mc = core.mem_cmd.payload
+        m.d.comb += [mc.mem.eq(mem), mc.addr.eq(addr), mc.data.eq(word), mc.write.eq(pass2)]
 
         def head(k, t, n):
             m.d.sync += [hk.eq(k), ht.eq(t), hl.eq(n)]
@@ -171,50 +180,54 @@ class Board(wiring.Component):
                 m.d.comb += rx.o_frame.ready.eq(1)
                 with m.If(rx.o_frame.valid):
                     m.d.sync += [kind.eq(f.kind), tag.eq(f.tag), length.eq(f.length),
-                                 p.eq(0), i.eq(0), in_gen.eq(0)]
+                                 p.eq(0), i.eq(0), in_gen.eq(0), known.eq(1), bad_len.eq(0)]
+                    # the command and its length are judged here, into two flags, so that
+                    # DISPATCH only branches (the judging and the branching in one cycle made
+                    # the command layer's longest path)
+                    with m.Switch(f.kind):
+                        with m.Case(Cmd.HELLO, Cmd.COUNTERS, Cmd.STOP):
+                            m.d.sync += bad_len.eq(f.length != 0)
+                        with m.Case(Cmd.LOAD, Cmd.READ):
+                            m.d.sync += bad_len.eq(f.length < MEM_REQUEST.size)
+                        with m.Case(Cmd.RESET):
+                            m.d.sync += bad_len.eq(f.length != RESET_REQUEST.size)
+                        with m.Case(Cmd.STEP):
+                            m.d.sync += bad_len.eq(f.length != STEP_REQUEST.size)
+                        with m.Case(Cmd.GENERATE):
+                            m.d.sync += bad_len.eq(f.length < GENERATE_HEAD.size + 1)
+                        with m.Default():
+                            m.d.sync += known.eq(0)
                     with m.If(f.err != 0):   # a frame error: answered with tag 0
                         refuse(f.err, 0)
                     with m.Else():
                         m.next = "DISPATCH"
 
             with m.State("DISPATCH"):
-                with m.Switch(kind):
-                    with m.Case(Cmd.HELLO, Cmd.COUNTERS, Cmd.STOP):
-                        with m.If(length != 0):
-                            refuse(Err.BAD_ARGUMENT)
-                        with m.Elif(kind == Cmd.HELLO):
-                            m.d.sync += [crc.eq(0xFFFFFFFF), mem.eq(0), addr.eq(0)]
+                with m.If(~known):
+                    refuse(Err.UNKNOWN_COMMAND)
+                with m.Elif(bad_len):
+                    refuse(Err.BAD_ARGUMENT)
+                with m.Else():
+                    with m.Switch(kind):
+                        with m.Case(Cmd.HELLO):
+                            m.d.sync += [crc.eq(0xFFFFFFFF), mem.eq(0), addr.eq(0), pass2.eq(0)]
                             m.next = "HELLO_READ"
-                        with m.Elif(kind == Cmd.COUNTERS):
+                        with m.Case(Cmd.COUNTERS):
                             m.d.sync += [hk.eq(Rsp.OK), ht.eq(tag),
                                          hl.eq(COUNTER_BYTES * len(COUNTERS)), i.eq(0),
                                          kbyte.eq(0)]
                             m.next = "COUNTERS_HEAD"
-                        with m.Else():   # STOP with no GENERATE running
+                        with m.Case(Cmd.STOP):   # STOP with no GENERATE running
                             m.d.sync += [hk.eq(Rsp.OK), ht.eq(tag), hl.eq(0)]
                             m.next = "HEAD_ONLY"
-                    with m.Case(Cmd.LOAD, Cmd.READ):
-                        with m.If(length < MEM_REQUEST.size):
-                            refuse(Err.BAD_ARGUMENT)
-                        with m.Else():
+                        with m.Case(Cmd.LOAD, Cmd.READ):
                             m.next = "MEM_FETCH"
-                    with m.Case(Cmd.RESET):
-                        with m.If(length != RESET_REQUEST.size):
-                            refuse(Err.BAD_ARGUMENT)
-                        with m.Else():
+                        with m.Case(Cmd.RESET):
                             m.next = "RESET_FETCH"
-                    with m.Case(Cmd.STEP):
-                        with m.If(length != STEP_REQUEST.size):
-                            refuse(Err.BAD_ARGUMENT)
-                        with m.Else():
+                        with m.Case(Cmd.STEP):
                             m.next = "STEP_FETCH"
-                    with m.Case(Cmd.GENERATE):
-                        with m.If(length < GENERATE_HEAD.size + 1):
-                            refuse(Err.BAD_ARGUMENT)
-                        with m.Else():
+                        with m.Default():
                             m.next = "GEN_FETCH"
-                    with m.Default():
-                        refuse(Err.UNKNOWN_COMMAND)
 
             # -- errors --------------------------------------------------------------------
             with m.State("ERR_HEAD"):
@@ -244,18 +257,17 @@ class Board(wiring.Component):
                 with m.If(mem == len(weight_mems)):
                     m.d.sync += [hk.eq(Rsp.OK), ht.eq(tag), hl.eq(HELLO_REPLY.size), i.eq(0)]
                     m.next = "HELLO_HEAD"
-                with m.Elif(addr == depth[mem]):
+                with m.Elif(addr == depth[mem[:3]]):
                     m.d.sync += [mem.eq(mem + 1), addr.eq(0)]
                 with m.Else():
-                    m.d.comb += [core.mem_cmd.valid.eq(1), mc.write.eq(0), mc.mem.eq(mem),
-                                 mc.addr.eq(addr)]
+                    m.d.comb += core.mem_cmd.valid.eq(1)
                     with m.If(core.mem_cmd.ready):
                         m.next = "HELLO_WAIT"
             with m.State("HELLO_WAIT"):
                 m.d.comb += core.mem_rsp.ready.eq(1)
                 with m.If(core.mem_rsp.valid):
                     m.d.sync += [word.eq(core.mem_rsp.payload), nbit.eq(0),
-                                 nb.eq(nbytes[mem])]
+                                 nb.eq(nbytes[mem[:3]])]
                     m.next = "HELLO_CRC"
             with m.State("HELLO_CRC"):   # one bit a cycle, each byte's least significant first
                 fb = crc[0] ^ word[0]
@@ -269,7 +281,7 @@ class Board(wiring.Component):
                 with m.If(tx.i_head.ready):
                     m.next = "HELLO_BYTES"
             with m.State("HELLO_BYTES"):
-                m.d.comb += [tx.i_data.valid.eq(1), obyte.eq(hello_bytes[i])]
+                m.d.comb += [tx.i_data.valid.eq(1), obyte.eq(hello_bytes[i[:5]])]
                 with m.If(tx.i_data.ready):
                     m.d.sync += i.eq(i + 1)
                     with m.If(i == HELLO_REPLY.size - 1):
@@ -295,21 +307,24 @@ class Board(wiring.Component):
                         with m.Case(7):
                             m.d.sync += count[8:].eq(rdata)
                 with m.If(p == MEM_REQUEST.size):
-                    m.next = "MEM_CHECK"
+                    m.next = "MEM_SIZE"
+            with m.State("MEM_SIZE"):
+                m.d.sync += [want_len.eq(MEM_REQUEST.size + count_bytes), end.eq(addr + count)]
+                m.next = "MEM_CHECK"
             with m.State("MEM_CHECK"):
                 m.d.sync += [nb.eq(nbytes[mem[:3]]), i.eq(0), pass2.eq(0),
                              p.eq(MEM_REQUEST.size)]
                 limit = Mux(kind == Cmd.LOAD, len(weight_mems), len(mems))
-                with m.If((mem >= limit) | addr_hi | (addr + count > depth[mem[:3]])):
+                with m.If((mem >= limit) | addr_hi | (end > depth[mem[:3]])):
                     refuse(Err.BAD_ARGUMENT)
                 with m.Elif(kind == Cmd.LOAD):
-                    with m.If(length != MEM_REQUEST.size + count_bytes):
+                    with m.If(length != want_len):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.next = "LOAD_WORD"
                 with m.Else():
                     with m.If((length != MEM_REQUEST.size)
-                              | (count_bytes > MAX_PAYLOAD)):
+                              | (want_len > MEM_REQUEST.size + MAX_PAYLOAD)):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.d.sync += [hk.eq(Rsp.OK), ht.eq(tag),
@@ -335,16 +350,15 @@ class Board(wiring.Component):
                     m.d.sync += p.eq(p + 1)
             with m.State("LOAD_USE"):
                 with m.If(~pass2):
-                    with m.If((word >> width[mem[:3]]) != 0):
+                    with m.If((word & over[mem[:3]]) != 0):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.d.sync += i.eq(i + 1)
                         m.next = "LOAD_WORD"
                 with m.Else():
-                    m.d.comb += [core.mem_cmd.valid.eq(1), mc.write.eq(1), mc.mem.eq(mem),
-                                 mc.addr.eq(addr + i), mc.data.eq(word)]
+                    m.d.comb += core.mem_cmd.valid.eq(1)
                     with m.If(core.mem_cmd.ready):
-                        m.d.sync += i.eq(i + 1)
+                        m.d.sync += [i.eq(i + 1), addr.eq(addr + 1)]
                         m.next = "LOAD_WORD"
 
             with m.State("READ_HEAD"):
@@ -356,9 +370,9 @@ class Board(wiring.Component):
                 with m.If(i == count):
                     m.next = "IDLE"
                 with m.Else():
-                    m.d.comb += [core.mem_cmd.valid.eq(1), mc.write.eq(0), mc.mem.eq(mem),
-                                 mc.addr.eq(addr + i)]
+                    m.d.comb += core.mem_cmd.valid.eq(1)
                     with m.If(core.mem_cmd.ready):
+                        m.d.sync += addr.eq(addr + 1)
                         m.next = "READ_WAIT"
             with m.State("READ_WAIT"):
                 m.d.comb += core.mem_rsp.ready.eq(1)
@@ -573,7 +587,7 @@ class Board(wiring.Component):
                     m.next = "COUNTERS_BYTES"
             with m.State("COUNTERS_BYTES"):
                 m.d.comb += [tx.i_data.valid.eq(1),
-                             obyte.eq(ctr[i].word_select(kbyte, 8))]
+                             obyte.eq(ctr[i[:4]].word_select(kbyte, 8))]
                 with m.If(tx.i_data.ready):
                     m.d.sync += kbyte.eq(kbyte + 1)
                     with m.If(kbyte == COUNTER_BYTES - 1):

@@ -481,6 +481,12 @@ class Core(wiring.Component):
                     self.cmd.ready.eq(~hold_rsp),
                     self.mem_cmd.ready.eq(~hold_rsp),
                 ]
+                # the load port's address and data reach every memory whether or not a request
+                # is offered: only the enables wait for ``valid`` (a short path from the
+                # command layer's state register)
+                for mid in MemId:
+                    m.d.comb += [wr[mid].addr.eq(mc.addr), rd[mid].addr.eq(mc.addr),
+                                 wr[mid].data.eq(mc.data)]
                 with m.If(self.cmd.valid & self.cmd.ready):
                     m.d.sync += [
                         x.eq(self.cmd.payload.id),
@@ -502,8 +508,6 @@ class Core(wiring.Component):
                 with m.Elif(self.mem_cmd.valid & self.mem_cmd.ready):
                     for mid in MemId:
                         with m.If(mc.mem == mid):
-                            m.d.comb += [wr[mid].addr.eq(mc.addr), rd[mid].addr.eq(mc.addr),
-                                         wr[mid].data.eq(mc.data)]
                             with m.If(mc.write):
                                 m.d.comb += wr[mid].en.eq(1)
                             with m.Else():

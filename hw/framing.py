@@ -198,9 +198,11 @@ class FrameTx(wiring.Component):
         wpos = Signal(range(BUFFER_BYTES + 1))
         crc = Signal(16)
         length = Signal(range(MAX_PAYLOAD + 1))
-        pos = Signal(range(BUFFER_BYTES + 1))      # first byte of the current block
-        run = Signal(range(256))                   # non-zero bytes of the block
-        k = Signal(range(256))                     # bytes of the block sent
+        # a COBS block: its bytes are rdp .. scan - 1, non-zero; scan stops at a zero byte, the
+        # packet's end or 254 bytes (run); rdp then walks up to scan sending them
+        scan = Signal(range(BUFFER_BYTES + 1))
+        rdp = Signal(range(BUFFER_BYTES + 1))
+        run = Signal(range(256))
         h = self.i_head.payload
         header = Signal(32)                        # kind, tag, length (LE) of the packet
 
@@ -210,6 +212,14 @@ class FrameTx(wiring.Component):
 
         def write(addr, value):
             m.d.comb += [wp.addr.eq(addr), wp.data.eq(value), wp.en.eq(1)]
+
+        # a payload byte is taken into a register and reaches the buffer and the CRC the cycle
+        # after: the byte comes out of the command layer's wide multiplexer, and with the CRC
+        # network behind it that path was the longest of the whole design
+        pend = Signal()
+        pbyte = Signal(8)
+        paddr = Signal.like(wpos)
+        m.d.sync += pend.eq(0)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -233,19 +243,19 @@ class FrameTx(wiring.Component):
                 with m.Else():
                     m.d.comb += self.i_data.ready.eq(1)
                     with m.If(self.i_data.valid):
-                        write(wpos, self.i_data.payload)
-                        m.d.comb += crc_byte.eq(self.i_data.payload)
-                        m.d.sync += [crc.eq(crc_next), wpos.eq(wpos + 1)]
-            with m.State("CRC"):
+                        m.d.sync += [pbyte.eq(self.i_data.payload), paddr.eq(wpos),
+                                     pend.eq(1), wpos.eq(wpos + 1)]
+            with m.State("CRC"):   # entered a cycle after the last byte: that byte is in
+
                 write(wpos, Mux(wpos == total - 2, crc[8:], crc[:8]))
                 m.d.sync += wpos.eq(wpos + 1)
                 with m.If(wpos == total - 1):
-                    m.d.sync += [pos.eq(0), run.eq(0)]
+                    m.d.sync += [scan.eq(0), rdp.eq(0), run.eq(0)]
                     m.next = "SCAN"
             with m.State("SCAN"):
-                # read byte pos + run; it arrives next cycle in SCAN_CHECK
-                m.d.comb += [rp.addr.eq(pos + run), rp.en.eq(1)]
-                with m.If((pos + run == total) | (run == 254)):
+                # read byte `scan`; it arrives next cycle in SCAN_CHECK
+                m.d.comb += [rp.addr.eq(scan), rp.en.eq(1)]
+                with m.If((scan == total) | (run == 254)):
                     m.next = "CODE"
                 with m.Else():
                     m.next = "SCAN_CHECK"
@@ -253,33 +263,38 @@ class FrameTx(wiring.Component):
                 with m.If(rp.data == 0):
                     m.next = "CODE"
                 with m.Else():
-                    m.d.sync += run.eq(run + 1)
+                    m.d.sync += [run.eq(run + 1), scan.eq(scan + 1)]
                     m.next = "SCAN"
             with m.State("CODE"):
                 m.d.comb += [self.o_stream.valid.eq(1), self.o_stream.payload.eq(run + 1)]
                 with m.If(self.o_stream.ready):
-                    m.d.sync += k.eq(0)
                     m.next = "READ"
             with m.State("READ"):
-                with m.If(k == run):      # the block's bytes are out: next block or the end
-                    with m.If(run == 254):
-                        m.d.sync += [pos.eq(pos + 254), run.eq(0)]
+                with m.If(rdp == scan):   # the block's bytes are out: next block or the end
+                    m.d.sync += run.eq(0)
+                    with m.If(run == 254):      # no zero ends a full block
                         m.next = "SCAN"
-                    with m.Elif(pos + run == total):
+                    with m.Elif(scan == total):
                         m.next = "DELIM"
-                    with m.Else():
-                        m.d.sync += [pos.eq(pos + run + 1), run.eq(0)]
+                    with m.Else():              # skip the zero that ended the block
+                        m.d.sync += [scan.eq(scan + 1), rdp.eq(scan + 1)]
                         m.next = "SCAN"
                 with m.Else():
-                    m.d.comb += [rp.addr.eq(pos + k), rp.en.eq(1)]
+                    m.d.comb += [rp.addr.eq(rdp), rp.en.eq(1)]
                     m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.o_stream.valid.eq(1), self.o_stream.payload.eq(rp.data)]
                 with m.If(self.o_stream.ready):
-                    m.d.sync += k.eq(k + 1)
+                    m.d.sync += rdp.eq(rdp + 1)
                     m.next = "READ"
             with m.State("DELIM"):
                 m.d.comb += [self.o_stream.valid.eq(1), self.o_stream.payload.eq(0)]
                 with m.If(self.o_stream.ready):
                     m.next = "IDLE"
+        # the byte taken the cycle before (only in PAYLOAD and the cycle after, so never at the
+        # same time as the header's or the CRC's writes)
+        with m.If(pend):
+            write(paddr, pbyte)
+            m.d.comb += crc_byte.eq(pbyte)
+            m.d.sync += crc.eq(crc_next)
         return m

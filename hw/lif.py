@@ -105,23 +105,32 @@ class LIFUnit(wiring.Component):
 
         # Every operand is widened by Amaranth's arithmetic (+/- add a bit, << by a constant
         # adds its bits), so `total` is the exact sum of SPEC.md 3.2.2 whatever the widths.
-        leaked = self.v - (self.v >> self.leak)    # signed >> is arithmetic: floor, as specified
+        # The barrel shift runs beside the first additions, not before them.
         drive = Mux(self.drive_en, self.w_in << c.input_shift, 0)
-        total = leaked + drive + (self.acc << c.recurrent_shift)
+        total = (self.v + drive + (self.acc << c.recurrent_shift)) - (self.v >> self.leak)
 
-        saturated = Mux(total > c.v_max, c.v_max, Mux(total < c.v_min, c.v_min, total))
-        u = Signal(signed(c.membrane_bits))
         if self._latency:
+            saturated = Mux(total > c.v_max, c.v_max, Mux(total < c.v_min, c.v_min, total))
+            u = Signal(signed(c.membrane_bits))
             m.d.sync += u.eq(saturated)
-        else:
-            m.d.comb += u.eq(saturated)
+            # The reset follows the saturation, so a saturated neuron leaves at
+            # V_MAX - threshold at most; both results fit the membrane width since
+            # 1 <= threshold <= V_MAX.
+            fire = u >= c.threshold
+            after_reset = u - c.threshold if c.reset == "subtract" else 0
+            m.d.comb += [self.spike.eq(fire), self.v_next.eq(Mux(fire, after_reset, u))]
+            return m
 
-        # The reset follows the saturation, so a saturated neuron leaves at V_MAX - threshold
-        # at most; both results fit the membrane width since 1 <= threshold <= V_MAX.
-        fire = u >= c.threshold
-        after_reset = u - c.threshold if c.reset == "subtract" else 0
-        m.d.comb += [
-            self.spike.eq(fire),
-            self.v_next.eq(Mux(fire, after_reset, u)),
-        ]
+        # Without the register the same function is computed with the comparisons side by
+        # side instead of one after another: saturating to V_MAX >= threshold keeps a spike,
+        # saturating to V_MIN < threshold keeps its absence, so ``fire`` is read off the
+        # unsaturated sum, and only the side the spike selects can saturate (high when it
+        # fires, low when it does not).
+        fire = total >= c.threshold
+        if c.reset == "subtract":
+            after_reset = Mux(total > c.v_max, c.v_max - c.threshold, total - c.threshold)
+        else:
+            after_reset = 0
+        quiet = Mux(total < c.v_min, c.v_min, total)
+        m.d.comb += [self.spike.eq(fire), self.v_next.eq(Mux(fire, after_reset, quiet))]
         return m
