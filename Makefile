@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # the shared corpus (see ../shared/data/README.md); override with DATA=path/to/text.txt
 DATA   ?= $(firstword $(wildcard $(SNNFPGA_DATA) ../shared/data/tinyshakespeare.txt))
 
-.PHONY: setup demo test lint bench-model bench-link sim sim-board train fit bitstream flash clean help
+.PHONY: setup demo test lint bench-model bench-link bench bench-energy sim sim-board train fit bitstream flash clean help
 
 # the board of `make fit`, `make bitstream` and `make flash` (boards/descriptions/*.yaml)
 BOARD  ?= icebreaker
@@ -19,6 +19,8 @@ help:
 	@echo "make sim          co-simulate the core (Verilator) against the golden model; WAVES=1: VCD"
 	@echo "make sim-board    run the virtual board (its serial line on a TCP port)"
 	@echo "make bench-link   characters per second through the virtual board, wire bound"
+	@echo "make bench [QUICK=1]   the seed's claims measured on held-out text: build/bench/report.md"
+	@echo "make bench-energy energy per character, spike and synaptic event (estimated), dense ratio"
 	@echo "make train        retrain the default model (about 60 min on 2 cores)"
 	@echo "make fit BOARD=b  predict whether the board's model fits, before synthesis"
 	@echo "make bitstream BOARD=b   bitstream and fit/timing report (icebreaker, ulx3s, ...)"
@@ -53,6 +55,14 @@ sim-board: $(STAMP)
 
 bench-link: $(STAMP)
 	$(BIN)/python -m snnfpga.sim.linkbench
+
+bench: $(STAMP)
+	@test -n "$(DATA)" || { echo "bench needs tinyshakespeare.txt: set DATA=..."; exit 2; }
+	$(BIN)/snnfpga bench --text $(DATA) --out build/bench $(if $(QUICK),--quick)
+
+bench-energy: $(STAMP)
+	@test -n "$(DATA)" || { echo "bench-energy needs tinyshakespeare.txt: set DATA=..."; exit 2; }
+	$(BIN)/python -m snnfpga.energy.bench --text $(DATA)
 
 train: $(STAMP)
 	@test -n "$(DATA)" || { echo "train needs tinyshakespeare.txt: set DATA=..."; exit 2; }

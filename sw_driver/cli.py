@@ -1,4 +1,5 @@
-"""The ``snnfpga`` command line: generate, train, eval, info, sim-board, fit, build, flash."""
+"""The ``snnfpga`` command line: generate, train, eval, info, sim-board, fit, build, flash,
+energy."""
 
 from __future__ import annotations
 
@@ -159,6 +160,18 @@ def _cmd_fit(args) -> int:
         print(f"snnfpga: error: the model does not fit the {desc.name}: "
               + "; ".join(rep.short()), file=sys.stderr)
         return 1
+    if args.pack:
+        from ..boards.build import build_bitstream
+
+        print("synthesis and nextpnr's packer (about a minute) ...", flush=True)
+        packed = build_bitstream(desc, model, build_dir=args.build_dir, pack_only=True)
+        for k, (u, t) in packed.used.items():
+            print(f"  {k:12s} packed {u:6d} of {t:6d}   predicted {rep.need[k]:6d}")
+        over = [f"{k}: {u} of {t}" for k, (u, t) in packed.used.items() if u > t]
+        if over:
+            print(f"snnfpga: error: the packed design does not fit the {desc.name}: "
+                  + "; ".join(over), file=sys.stderr)
+            return 1
     return 0
 
 
@@ -202,6 +215,12 @@ def _cmd_flash(args) -> int:
     out = flash(prog, bit, target="flash" if args.flash else "volatile", dry_run=args.dry_run)
     print(out)
     return 0
+
+
+def _cmd_bench(args) -> int:
+    from ..bench.suite import run_from_args
+
+    return run_from_args(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", help="predict, before synthesis, whether a model fits a board")
     f.add_argument("--board", default="icebreaker", help=boards)
     f.add_argument("--model", default=None, help="model file (default: the board's model)")
+    f.add_argument("--pack", action="store_true",
+                   help="also synthesise and pack the design (no placement) and print the "
+                        "cells it takes beside the prediction")
+    f.add_argument("--build-dir", default="build/boards")
     f.set_defaults(func=_cmd_fit)
 
     bb = sub.add_parser("build", help="bitstream for a board with the open toolchain, and "
@@ -279,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
                     help="default: openfpgaloader")
     fl.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
     fl.set_defaults(func=_cmd_flash)
+
+    from ..bench.suite import add_arguments as add_bench_arguments
+    bn = sub.add_parser("bench", help="the seed's claims measured on held-out text: a Markdown "
+                                      "report with tables and plots")
+    add_bench_arguments(bn)
+    bn.set_defaults(func=_cmd_bench)
+
+    from ..energy.cli import add_energy_parser
+    add_energy_parser(sub)
     return p
 
 

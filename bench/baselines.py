@@ -1,0 +1,237 @@
+"""Baselines: count-based n-gram models and small networks trained end to end.
+
+The networks (GRU, LSTM, a feed-forward net over a context window) are sized to a budget
+of weight memory in bits and trained with truncated back-propagation through time over
+contiguous streams, state carried, then evaluated streaming on held-out text.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["KneserNey", "CharRNN", "ContextMLP", "size_for_budget", "train_network",
+           "eval_network", "macs_per_char", "quantize_params"]
+
+LN2 = math.log(2.0)
+
+
+class KneserNey:
+    """Interpolated Kneser-Ney character model of a given order, absolute discount ``d``.
+
+    The highest order uses raw counts, the lower orders continuation counts (the number of
+    distinct characters seen before the n-gram); the unigram level is interpolated with the
+    uniform distribution, so every character has a non-zero probability.
+    """
+
+    def __init__(self, ids: np.ndarray, vocab_size: int, order: int, d: float = 0.75):
+        if order < 1:
+            raise ValueError(f"n-gram order must be at least 1, not {order}")
+        self.v, self.order, self.d = vocab_size, order, d
+        ids = np.asarray(ids, dtype=np.int64)
+        self.tables = []   # per length k = 1..order: (keys, counts, ctx keys, ctx sums, types)
+        raw_next = None
+        for k in range(order, 0, -1):
+            keys = self._keys(ids, k)
+            uk, cnt = np.unique(keys, return_counts=True)
+            if k < order:   # continuation counts: distinct left extensions of each k-gram
+                uk, cnt = np.unique(raw_next % self.v ** k, return_counts=True)
+            raw_next = uk
+            ctx, inv = np.unique(uk // self.v, return_inverse=True)
+            sums = np.bincount(inv, weights=cnt).astype(np.float64)
+            types = np.bincount(inv).astype(np.float64)
+            self.tables.append((uk, cnt.astype(np.float64), ctx, sums, types))
+        self.tables.reverse()
+        self.entries = sum(len(t[0]) for t in self.tables)
+
+    def _keys(self, ids: np.ndarray, k: int) -> np.ndarray:
+        n = len(ids) - k + 1
+        key = np.zeros(max(n, 0), dtype=np.int64)
+        for j in range(k):
+            key = key * self.v + ids[j : j + n]
+        return key
+
+    @staticmethod
+    def _lookup(keys, table_keys, values):
+        pos = np.searchsorted(table_keys, keys).clip(0, max(len(table_keys) - 1, 0))
+        hit = table_keys[pos] == keys if len(table_keys) else np.zeros(len(keys), bool)
+        return np.where(hit, values[pos] if len(values) else 0.0, 0.0)
+
+    def probs(self, ids: np.ndarray) -> np.ndarray:
+        """Probability of ``ids[i]`` given up to ``order - 1`` characters before it, for every
+        ``i >= 1`` (the first positions back off to shorter contexts)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        tgt = np.arange(1, len(ids))
+        p = np.full(len(tgt), 1.0 / self.v)
+        for k in range(1, self.order + 1):
+            uk, cnt, ctx, sums, types = self.tables[k - 1]
+            have = tgt - (k - 1) >= 0
+            key = np.zeros(len(tgt), dtype=np.int64)
+            for j in range(k - 1, -1, -1):
+                key = key * self.v + np.where(have, ids[np.maximum(tgt - j, 0)], 0)
+            c = self._lookup(key, uk, cnt)
+            ck = key // self.v
+            s = self._lookup(ck, ctx, sums)
+            ty = self._lookup(ck, ctx, types)
+            new = np.where(s > 0, (np.maximum(c - self.d, 0.0) + self.d * ty * p)
+                           / np.maximum(s, 1e-300), p)
+            p = np.where(have, new, p)
+        return p
+
+    def bpc(self, ids: np.ndarray) -> float:
+        """Bits per character of :meth:`probs` over ``ids``."""
+        return float(-np.log2(self.probs(ids)).mean())
+
+
+class CharRNN(nn.Module):
+    """One-hot characters into a GRU or LSTM of ``hidden`` units, then a linear readout."""
+
+    def __init__(self, kind: str, vocab_size: int, hidden: int):
+        super().__init__()
+        cls = {"gru": nn.GRU, "lstm": nn.LSTM}[kind]
+        self.kind, self.v, self.hidden = kind, vocab_size, hidden
+        self.rnn = cls(vocab_size, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab_size)
+
+    def forward(self, x, state=None):
+        h, state = self.rnn(F.one_hot(x, self.v).float(), state)
+        return self.out(h), state
+
+    def detach(self, state):
+        if state is None:
+            return None
+        return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+class ContextMLP(nn.Module):
+    """Embeddings of the last ``context`` characters, one hidden tanh layer, a readout."""
+
+    def __init__(self, vocab_size: int, hidden: int, context: int = 8, embed: int = 12):
+        super().__init__()
+        self.kind, self.v, self.hidden = "mlp", vocab_size, hidden
+        self.context, self.embed_dim = context, embed
+        self.embed = nn.Embedding(vocab_size, embed)
+        self.hid = nn.Linear(context * embed, hidden)
+        self.out = nn.Linear(hidden, vocab_size)
+
+    def forward(self, x, state=None):
+        """``x`` ``(B, L)``; ``state`` the previous ``context - 1`` ids of each stream."""
+        b = x.shape[0]
+        if state is None:
+            state = torch.zeros(b, self.context - 1, dtype=torch.int64)
+        full = torch.cat([state, x], 1)
+        win = full.unfold(1, self.context, 1)                 # (B, L, context)
+        h = torch.tanh(self.hid(self.embed(win).flatten(2)))
+        return self.out(h), full[:, -(self.context - 1):]
+
+    def detach(self, state):
+        return state
+
+
+def _params(kind: str, v: int, h: int) -> int:
+    if kind == "mlp":
+        return sum(p.numel() for p in ContextMLP(v, h).parameters())
+    gates = {"gru": 3, "lstm": 4}[kind]
+    return gates * (h * v + h * h + 2 * h) + h * v + v
+
+
+def size_for_budget(kind: str, vocab_size: int, bits: int, bits_per_weight: int = 32) -> int:
+    """The largest hidden size whose weights fit ``bits`` at ``bits_per_weight`` each."""
+    h = 1
+    while _params(kind, vocab_size, h + 1) * bits_per_weight <= bits:
+        h += 1
+    return h
+
+
+def macs_per_char(net: nn.Module) -> int:
+    """Multiply-accumulates of one character (embedding and one-hot lookups not counted)."""
+    v, h = net.v, net.hidden
+    if net.kind == "mlp":
+        return net.context * net.embed_dim * h + h * v
+    gates = {"gru": 3, "lstm": 4}[net.kind]
+    return gates * h * h + h * v
+
+
+def _batches(ids: torch.Tensor, batch: int, seq: int):
+    per = (len(ids) - 1) // batch
+    x = ids[: per * batch].view(batch, per)
+    y = ids[1 : per * batch + 1].view(batch, per)
+    for j in range(0, per - seq + 1, seq):
+        yield x[:, j : j + seq], y[:, j : j + seq]
+
+
+@dataclass
+class TrainedNet:
+    net: nn.Module
+    params: int
+    steps: int
+    seconds: float
+
+
+def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, seconds: float,
+                  seed: int = 0, batch: int = 32, seq: int = 128, lr: float = 1e-2,
+                  progress=None) -> TrainedNet:
+    """Train a baseline for a wall-clock budget on ``ids`` (streams carried across batches)."""
+    torch.manual_seed(seed)
+    net = CharRNN(kind, vocab_size, hidden) if kind in ("gru", "lstm") \
+        else ContextMLP(vocab_size, hidden)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    data = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
+    # each seed starts its streams at a different offset of the text
+    off = (seed * 7919) % max(len(data) // 2, 1)
+    data = torch.cat([data[off:], data[:off]])
+    t0 = time.monotonic()
+    steps = 0
+    while True:
+        state = None
+        for x, y in _batches(data, batch, seq):
+            frac = min(1.0, (time.monotonic() - t0) / seconds)
+            for g in opt.param_groups:
+                g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            logits, state = net(x, state)
+            state = net.detach(state)
+            loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            steps += 1
+            if progress is not None:
+                progress(frac)
+            if frac >= 1.0:
+                return TrainedNet(net, sum(p.numel() for p in net.parameters()), steps,
+                                  time.monotonic() - t0)
+
+
+@torch.no_grad()
+def eval_network(net: nn.Module, ids: np.ndarray, chunk: int = 4096) -> float:
+    """Bits per character over ``ids`` as one stream from rest."""
+    x = torch.as_tensor(np.asarray(ids), dtype=torch.int64).view(1, -1)
+    state, nll = None, 0.0
+    for j in range(0, x.shape[1] - 1, chunk):
+        xs = x[:, j : min(j + chunk, x.shape[1] - 1)]
+        ys = x[:, j + 1 : j + 1 + xs.shape[1]]
+        logits, state = net(xs, state)
+        nll -= torch.log_softmax(logits.double(), -1).gather(2, ys.unsqueeze(-1)).sum().item()
+    return nll / max(x.shape[1] - 1, 1) / LN2
+
+
+@torch.no_grad()
+def quantize_params(net: nn.Module, bits: int) -> nn.Module:
+    """Round every weight tensor of ``net`` in place to a signed ``bits``-bit grid.
+
+    One scale per tensor, its largest magnitude on the largest level (``bits >= 32``: no-op).
+    """
+    if bits >= 32:
+        return net
+    top = (1 << (bits - 1)) - 1
+    for p in net.parameters():
+        scale = p.abs().max().clamp_min(1e-12) / top
+        p.copy_((p / scale).round().clamp(-top - 1, top) * scale)
+    return net

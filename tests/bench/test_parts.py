@@ -1,0 +1,76 @@
+"""Pieces of the benchmark: n-gram normalisation, quantizers, budgets, the report ledger."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from snnfpga.bench.baselines import KneserNey, _params, size_for_budget
+from snnfpga.bench.network import quantize_units
+from snnfpga.bench.readout import Readout, bpc, fit_readout
+from snnfpga.bench.report import Ledger, Table
+from snnfpga.bench.suite import weight_bits
+from snnfpga.sw_driver.api import load
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+def test_kneser_ney_distributions_sum_to_one(order):
+    rng = np.random.default_rng(order)
+    v = 7
+    train = rng.integers(0, v, 3000) * (rng.random(3000) < 0.8)
+    kn = KneserNey(train, v, order)
+    for hist in ([], [1], [0, 0, 3], [6, 6, 6, 6, 6], list(train[100:104])):
+        hist = [int(x) for x in hist] or [0]
+        total = sum(kn.probs(np.array(hist + [w]))[-1] for w in range(v))
+        assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_kneser_ney_improves_with_order_on_structured_text():
+    text = np.array([i % 5 for i in range(5000)])
+    assert KneserNey(text, 5, 2).bpc(text[:500]) < 0.2 < KneserNey(text, 5, 1).bpc(text[:500])
+
+
+def test_quantize_units():
+    u = torch.tensor([-8.0, -3.4, -0.2, 0.0, 0.26, 3.5, 6.9])
+    assert torch.equal(quantize_units(u, 4), u.round().clamp(-8, 7))
+    assert torch.equal(quantize_units(u, 32), u)
+    q8 = quantize_units(u, 8)
+    assert torch.all((q8 * 16) == (q8 * 16).round()) and float((q8 - u).abs().max()) <= 1 / 32
+    assert len(torch.unique(quantize_units(u, 2))) <= 4
+
+
+def test_readout_quantized_levels_and_fit():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4000, 6, generator=g)
+    y = (x[:, 0] > 0).long() + 2 * (x[:, 1] > 0).long()
+    r = fit_readout(x, y, 4, epochs=30, lr=3e-2)
+    assert bpc(r.logits(x), y) < 1.0
+    q = r.quantized(4, blocks=2)
+    for block in q.weight.chunk(2, 0):
+        assert len(torch.unique(block)) <= 16
+    assert torch.equal(Readout(r.weight, r.bias).quantized(32).weight, r.weight)
+
+
+def test_default_model_weight_bits_and_budgets():
+    wb = weight_bits(load(None))
+    assert wb["input"] == 65 * 512 * 4 and wb["recurrent"] == 512 * 64 * 4
+    assert wb["readout"] == 2 * 65 * 512 * 4 and wb["bias"] == 65 * 20
+    budget = wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
+    for kind in ("gru", "lstm", "mlp"):
+        h = size_for_budget(kind, 65, budget, 32)
+        assert _params(kind, 65, h) * 32 <= budget < _params(kind, 65, h + 1) * 32
+
+
+def test_ledger_refuses_missing_values():
+    led = Ledger()
+    assert led.stat([1.0, 3.0], 2) == f"2.00 ± {math.sqrt(2):.2f}"
+    assert led.num(1234.5, 0) == "1,234" or led.num(1234.5, 0) == "1,235"
+    with pytest.raises(ValueError):
+        led.num(float("nan"))
+    with pytest.raises(ValueError):
+        led.stat([])
+    t = Table(["a", "b"])
+    with pytest.raises(ValueError):
+        t.add("only one")

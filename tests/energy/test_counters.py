@@ -1,0 +1,129 @@
+"""Counters derived from the golden model against a co-simulation of the core, exactly."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from snnfpga.energy import EnergyError, dense_counters, derive_counters, generate_counts
+from snnfpga.energy.counters import MEASURED_OVERHEAD, default_geometry, geometry_key
+from snnfpga.hw.core import COUNTERS, cycle_lower_bound
+from snnfpga.hw.memmap import Geometry
+from snnfpga.model.golden import GoldenModel, Lfsr32, seed_to_state, temperature_to_fixed
+
+import snnfpga
+
+RECORDS = json.loads((Path(__file__).parent / "data" / "cosim_records.json").read_text())
+COSIM = RECORDS["core_all_sampled"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return snnfpga.load(None)
+
+
+def _generate(rec):
+    return generate_counts(rec["prompt"], max_new_tokens=rec["max_new_tokens"],
+                           temperature=rec["temperature"], seed=rec["seed"])
+
+
+@pytest.fixture(scope="module")
+def golden_run():
+    return _generate(RECORDS["core_generate"])
+
+
+def test_generation_matches_the_api(golden_run):
+    c = RECORDS["core_generate"]
+    text = snnfpga.generate(c["prompt"], max_new_tokens=c["max_new_tokens"],
+                            temperature=c["temperature"], seed=c["seed"])
+    assert golden_run[0] == text
+
+
+@pytest.mark.parametrize("record", ["core_generate", "board_sim"])
+def test_every_counter_equals_the_recorded_run(record, golden_run):
+    """A generation as the board's GENERATE runs it: on the core and on the virtual board."""
+    _, run = golden_run if record == "core_generate" else _generate(RECORDS[record])
+    assert run.cycles_exact and run.source == "derived"
+    for name in COUNTERS:
+        assert run.counters[name] == RECORDS[record]["totals"][name], name
+
+
+@pytest.mark.parametrize("record", ["core_generate", "core_all_sampled"])
+def test_cycles_per_token_equal_the_cosimulation(model, record):
+    """Bound + constant + sampling + one cycle when neuron N-1 spiked; RESET on the first."""
+    c = RECORDS[record]
+    geom = default_geometry(model)
+    per_tok, per_sample, last, per_reset = MEASURED_OVERHEAD[geometry_key(geom)]
+    gm = GoldenModel(model)
+    prompt = list(model.vocab.encode(c["prompt"]))
+    ids = list(prompt)
+    tq = temperature_to_fixed(c["temperature"], model.config.temperature_frac_bits)
+    rng = Lfsr32(seed_to_state(c["seed"]))
+    st = gm.init_state(1)
+    got = []
+    with torch.inference_mode():
+        for i in range(len(c["cycles_per_token"])):
+            st, res = gm.step(st, torch.tensor([ids[i]]))
+            sampled = record == "core_all_sampled" or i >= len(prompt) - 1
+            cyc = cycle_lower_bound(geom, int(res.syn_events[0]), int(res.readout_ops[0]))
+            cyc += per_tok + per_sample * sampled + last * int(res.counts[0, -1] != 0)
+            got.append(cyc + (per_reset if i == 0 else 0))
+            if i + 1 >= len(ids):
+                ids.append(gm.sample(res.logits[0], tq, rng))
+    assert got == c["cycles_per_token"]
+
+
+def test_hardware_counters_pass_through(model):
+    geom = default_geometry(model)
+    run = derive_counters(dict(RECORDS["board_sim"]["totals"]), geom)
+    assert run.source == "hardware" and run.cycles_exact
+    assert run.counters == RECORDS["board_sim"]["totals"]
+
+
+def test_unknown_geometry_gives_the_bound(model):
+    geom = Geometry(model.config, len(model.vocab), 2, 7)
+    totals = {k: COSIM["totals"][k] for k in ("tokens", "spikes", "syn_events", "readout_ops")}
+    run = derive_counters(totals, geom, last_neuron_spiked=3, resets=1)
+    assert not run.cycles_exact
+    feats = totals["readout_ops"] // geom.vocab_size
+    assert run.counters["cycles"] == (totals["syn_events"] + totals["tokens"] * 2 * 256
+                                      + geom.blocks * feats)
+
+
+def test_missing_counts_are_an_error(model):
+    with pytest.raises(EnergyError, match="syn_events"):
+        derive_counters({"tokens": 1, "spikes": 0, "readout_ops": 65 * 512},
+                        default_geometry(model))
+
+
+def test_dense_counters(model, golden_run):
+    _, run = golden_run
+    geom = default_geometry(model)
+    d = dense_counters(run, geom).counters
+    c, n = model.config, run.counters["tokens"]
+    assert d["syn_events"] == d["fanout_reads"] == n * c.steps * c.neurons * c.fanout
+    assert d["readout_ops"] == n * len(model.vocab) * 2 * c.neurons
+    assert d["spikes"] == run.counters["spikes"]
+    per_tok, per_sample, last, per_reset = MEASURED_OVERHEAD[geometry_key(geom)]
+    assert d["cycles"] == (d["syn_events"] + n * c.steps * geom.groups
+                           + geom.blocks * n * 2 * c.neurons + (per_tok + last) * n
+                           + per_sample * run.counters["sampled"] + per_reset)
+    for k in COUNTERS:
+        assert d[k] >= run.counters[k], k
+    ops = GoldenModel(model).dense_ops_per_token()
+    assert d["syn_events"] == n * ops["synaptic"]
+    assert d["readout_ops"] == n * ops["readout"]
+
+
+def test_golden_totals_alone_give_a_labelled_lower_bound(model, golden_run):
+    """What ``snnfpga.generate(counters=d)`` fills on the golden back-end is enough for an
+    estimate; its cycles fall short of the exact ones by the last-neuron cycles only."""
+    _, exact = golden_run
+    totals = {k: exact.counters[k] for k in ("tokens", "spikes", "syn_events", "readout_ops")}
+    est = derive_counters(totals, default_geometry(model), resets=1,
+                          sampled=exact.counters["sampled"])
+    assert not est.cycles_exact
+    assert 0 <= exact.counters["cycles"] - est.counters["cycles"] <= totals["tokens"]
+    for k in COUNTERS:
+        if k != "cycles":
+            assert est.counters[k] == exact.counters[k], k
