@@ -297,10 +297,34 @@ def write_report(out: Path, *, meta, seeds, base, raster, model) -> Path:
     # ---- 6 energy -----------------------------------------------------------------------
     add("## 6. Energy")
     add("")
-    add("Not reported yet: the energy column needs the energy model (issue 6). Once "
-        "`snnfpga.energy` exists, energy per character is its estimate for the event-driven "
-        "counts above, and each baseline's operation count times the same per-operation "
-        "energy.")
+    en = _energy(model, seeds)
+    add("Estimated with the iCEBreaker's energy model (`snnfpga.energy`, coefficients and their "
+        "sources in `boards/descriptions/icebreaker.yaml`; three per-access figures there are "
+        "assumed) from the mean per-character counts of section 4, the memory accesses and "
+        "cycles derived from them as the core performs them, at 24 MHz. The dense column is "
+        "the same network on a non-spiking core on the same FPGA. A baseline's energy is its "
+        "operations per character times the trained spiking network's energy per "
+        f"event-driven operation, {led.num(en['trained']['per_op'] * 1e12, 1)} pJ: the same "
+        "per-operation energy, as if it ran on this FPGA as efficiently as the spiking core.")
+    add("")
+    t = Table(["model", "operations per character", "energy per character (µJ, estimated)",
+               "dense, same network (µJ)", "validation BPC"])
+    for key, lab, bpc in (("trained", "spiking, trained (shipped readout)", shipped),
+                          ("reservoir", "spiking, original recipe", abl_r["hybrid"])):
+        e = en[key]
+        t.add(led.label(lab), led.num(e["ops"], 0) + " event-driven",
+              led.num(e["char"] * 1e6, 2), led.num(e["dense"] * 1e6, 2), led.stat(bpc))
+    per_op = en["trained"]["per_op"]
+    for (kind, bpw), d in base_nets.items():
+        runs = d["runs"]
+        t.add(led.label(f"{KINDS[kind]} ({bpw}-bit), {d['hidden']} units"),
+              led.num(runs[0]["macs"], 0) + " MACs",
+              led.num(runs[0]["macs"] * per_op * 1e6, 2), led.label("-"),
+              led.stat([r["bpc"] for r in runs]))
+    for order, d in base["ngram"].items():
+        t.add(led.label(f"{order}-gram"), led.num(3 * order, 0) + " lookups",
+              led.num(3 * order * per_op * 1e6, 4), led.label("-"), led.num(d["bpc"]))
+    add(t.markdown())
     add("")
 
     # ---- plots --------------------------------------------------------------------------
@@ -320,6 +344,30 @@ def write_report(out: Path, *, meta, seeds, base, raster, model) -> Path:
         "meta": _jsonable(meta), "seeds": _jsonable(seeds), "baselines": _jsonable(base),
     }, indent=1), encoding="utf-8")
     return report
+
+
+def _energy(model, seeds: dict) -> dict:
+    """Estimated energy per character of the two spiking networks (mean counts over seeds)
+    on the iCEBreaker, with the dense figure and the energy per event-driven operation."""
+    from ..energy import estimate
+
+    out = {}
+    V = len(model.vocab)
+    for key in ("trained", "reservoir"):
+        ops = {k: _mean([r[f"ops_{key}"][k] for r in seeds.values()])
+               for k in ("spikes_per_char", "syn_events_per_char", "readout_ops_per_char",
+                         "event_ops_per_char")}
+        chars = 100_000   # per-character means as the totals of a long run
+        totals = {"tokens": chars,
+                  "spikes": round(ops["spikes_per_char"] * chars),
+                  "syn_events": round(ops["syn_events_per_char"] * chars),
+                  # a readout operation is one feature times the V characters
+                  "readout_ops": round(ops["readout_ops_per_char"] / V * chars) * V}
+        rep = estimate(totals, "icebreaker", model=model)
+        out[key] = {"char": rep.event.per("char"), "dense": rep.dense.per("char"),
+                    "ops": ops["event_ops_per_char"],
+                    "per_op": rep.event.per("char") / ops["event_ops_per_char"]}
+    return out
 
 
 def _command(cfg: dict) -> str:
