@@ -284,7 +284,11 @@ def _baselines(run: _Run, budget_bits: int) -> dict:
     for order in cfg.ngram_orders:
         kn = KneserNey(run.train_ids, run.vocab_size, order)
         out["ngram"][order] = {"bpc": kn.bpc(run.val_ids), "entries": kn.entries}
+        run.log(f"baseline {order}-gram: {out['ngram'][order]['bpc']:.3f} BPC")
         run.bar(0)
+    # the networks train for a fixed time each: their progress is counted in runs, logged
+    todo = len(cfg.baseline_weight_bits) * 3 * len(cfg.seeds)
+    done = 0
     for bpw in cfg.baseline_weight_bits:
         for kind in ("gru", "lstm", "mlp"):
             h = size_for_budget(kind, run.vocab_size, budget_bits, bpw)
@@ -295,6 +299,9 @@ def _baselines(run: _Run, budget_bits: int) -> dict:
                 quantize_params(tn.net, bpw)
                 rows.append({"bpc": eval_network(tn.net, run.val_ids), "params": tn.params,
                              "macs": macs_per_char(tn.net), "steps": tn.steps})
+                done += 1
+                run.log(f"baseline {done}/{todo}: {kind} {bpw}-bit, {h} units, seed {seed}: "
+                        f"{rows[-1]['bpc']:.3f} BPC ({cfg.baseline_seconds:.0f} s each)")
                 run.bar(0)
             out["nets"][(kind, bpw)] = {"hidden": h, "runs": rows}
     return out

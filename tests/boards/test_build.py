@@ -48,3 +48,18 @@ def test_the_default_bitstream_fits_meets_timing_and_matches_the_prediction(tmp_
     lc = rep.used["logic_cells"][0]
     assert abs(pred.need["logic_cells"] - lc) <= 0.02 * lc, (pred.need["logic_cells"], lc)
     assert pred.fits
+
+
+@pytest.mark.slow
+def test_fit_pack_prints_the_packed_cells_beside_the_prediction(tmp_path, capsys):
+    from snnfpga.sw_driver.cli import main
+
+    assert main(["fit", "--board", "icebreaker", "--pack", "--build-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines()
+            if " packed " in line}
+    assert set(rows) == {"logic_cells", "ebr", "spram", "dsp"}, out
+    for k, (_, _, used, _, total, _, predicted) in rows.items():
+        assert int(used) <= int(total), (k, used, total)
+        if k != "logic_cells":   # exact for memory and DSP blocks
+            assert used == predicted, (k, used, predicted)
