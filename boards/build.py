@@ -2,7 +2,7 @@
 meets timing.
 
 :func:`build_bitstream` elaborates :class:`~snnfpga.boards.platforms.BitstreamTop` for a board
-and a model, and runs the platform's toolchain: for the iCE40, Yosys (``synth_ice40 -dsp``),
+and a model, and runs the platform's toolchain: for the iCE40, Yosys (``synth_ice40 -dsp -device``),
 nextpnr-ice40 and icepack; for the ECP5, Yosys, nextpnr-ecp5 and ecppack; all from the YoWASP
 packages of the virtual environment (``YOSYS``, ``NEXTPNR_ICE40``, ... point Amaranth at them).
 nextpnr writes a JSON report (``--report``): the cells used of each kind against the device
