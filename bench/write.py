@@ -387,6 +387,15 @@ def _command(cfg: dict) -> str:
     return cmd
 
 
+def _save(fig, path: Path) -> None:
+    """Lay out, write and close one plot."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _plots(out: Path, seeds, base, meta, raster, model, fracs, widths) -> None:
     import matplotlib
 
@@ -410,9 +419,7 @@ def _plots(out: Path, seeds, base, meta, raster, model, fracs, widths) -> None:
     ax.invert_xaxis()
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[0], dpi=110)
-    plt.close(fig)
+    _save(fig, out / PLOTS[0])
     # BPC vs bits
     fig, ax = plt.subplots(figsize=(6, 4))
     for part in ("input", "recurrent", "both"):
@@ -431,9 +438,7 @@ def _plots(out: Path, seeds, base, meta, raster, model, fracs, widths) -> None:
     ax.set_ylabel("validation BPC")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[1], dpi=110)
-    plt.close(fig)
+    _save(fig, out / PLOTS[1])
     # BPC vs operations per character
     fig, ax = plt.subplots(figsize=(9, 4.5))
     pts = []
@@ -457,9 +462,7 @@ def _plots(out: Path, seeds, base, meta, raster, model, fracs, widths) -> None:
     ax.set_ylabel("validation BPC")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[2], dpi=110)
-    plt.close(fig)
+    _save(fig, out / PLOTS[2])
     # firing-rate histogram
     fig, ax = plt.subplots(figsize=(6, 4))
     for net in ("trained", "reservoir"):
@@ -469,9 +472,7 @@ def _plots(out: Path, seeds, base, meta, raster, model, fracs, widths) -> None:
     ax.set_ylabel("neurons")
     ax.set_yscale("log")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[3], dpi=110)
-    plt.close(fig)
+    _save(fig, out / PLOTS[3])
     # raster
     steps = model.config.steps
     fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -484,9 +485,7 @@ def _plots(out: Path, seeds, base, meta, raster, model, fracs, widths) -> None:
     ax.set_xlabel(f"characters of a validation sentence ({steps} time steps each)")
     ax.set_ylabel("neuron")
     ax.set_xlim(-1, raster.shape[0])
-    fig.tight_layout()
-    fig.savefig(out / PLOTS[4], dpi=110)
-    plt.close(fig)
+    _save(fig, out / PLOTS[4])
 
 
 def _jsonable(x):
