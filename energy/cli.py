@@ -15,6 +15,8 @@ def _cmd_energy(args) -> int:
     from .run import generate_counts
 
     desc = load_board(args.board)
+    if args.baud is None:
+        args.baud = desc.baud
     model = load(args.model) if args.model else load(desc.model_path())
     geom = default_geometry(model, desc)
     kw = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
@@ -79,7 +81,8 @@ def add_energy_parser(sub) -> None:
     p.add_argument("--backend", default="golden", choices=["golden", "sim", "board"],
                    help="golden (counters derived), sim or board (counters read from the chip)")
     p.add_argument("--port", default=None, help="board: serial port or pyserial URL")
-    p.add_argument("--baud", type=int, default=115200, help="board: serial rate")
+    p.add_argument("--baud", type=int, default=None,
+                   help="board: serial rate (default: the board description's)")
     p.add_argument("--calibrated", action="store_true",
                    help="use the board's fitted event energies (energy/calibration/)")
     p.add_argument("--measure", action="store_true",

@@ -13,6 +13,7 @@ import torch
 
 from ..model.golden import GoldenModel, Lfsr32, seed_to_state, temperature_to_fixed
 from ..model.modelfile import SpikingModel
+from ..sw_driver.protocol import DEFAULT_BAUD
 from .counters import RunCounts, derive_counters
 
 __all__ = ["generate_counts", "generate_on_board", "open_board", "text_counts"]
@@ -20,7 +21,7 @@ __all__ = ["generate_counts", "generate_on_board", "open_board", "text_counts"]
 
 def generate_counts(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8,
                     seed: int = 0, backend: str = "golden", model: SpikingModel | None = None,
-                    geom=None, port: str | None = None, baudrate: int = 115200
+                    geom=None, port: str | None = None, baudrate: int = DEFAULT_BAUD
                     ) -> tuple[str, RunCounts]:
     """Generate as :func:`snnfpga.generate` does and return the text and the run's counters.
 
@@ -90,7 +91,7 @@ def text_counts(text: str, *, model: SpikingModel | None = None, geom=None
         {"spikes": res.spikes, "syn_events": res.syn_events}
 
 
-def open_board(model: SpikingModel, port: str, baudrate: int = 115200):
+def open_board(model: SpikingModel, port: str, baudrate: int = DEFAULT_BAUD):
     """A board (or virtual board URL) ready to generate: checked and its weights loaded.
 
     For measurements: the load goes over the serial line before the measured window opens.

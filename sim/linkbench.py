@@ -3,7 +3,8 @@ the serial line allows a real board.
 
 The virtual board runs the board's top-level in Verilator (UART bits simulated at 16 cycles a
 bit); the host generates through the serial driver over TCP, exactly as with a board. The wire
-bound is the line's rate divided by the bytes of one CHARS frame (one character a frame).
+bound is the line's rate divided by the bytes of one CHARS frame (one character a frame), at
+the serial rate and clock of a board description (``--board``, default iCEBreaker).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import sys
 import time
 
+from ..boards.description import load_board
 from ..model.golden import temperature_to_fixed
 from ..sw_driver.api import load
 from ..sw_driver.device import Device, SerialTransport
@@ -23,9 +25,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m snnfpga.sim.linkbench", description=__doc__)
     p.add_argument("--model", default=None)
     p.add_argument("--chars", type=int, default=500)
-    p.add_argument("--baud", type=int, default=115200, help="a real board's serial rate")
-    p.add_argument("--clock-mhz", type=float, default=24.0, help="a real board's clock")
+    p.add_argument("--board", default="icebreaker",
+                   help="the real board whose serial rate and clock the wire bound uses")
+    p.add_argument("--baud", type=int, default=None, help="serial rate (default: the board's)")
+    p.add_argument("--clock-mhz", type=float, default=None, help="clock (default: the board's)")
     a = p.parse_args(argv)
+    desc = load_board(a.board)
+    a.baud = a.baud or desc.baud
+    a.clock_mhz = a.clock_mhz or desc.target_mhz
     m = load(a.model)
     t0 = time.monotonic()
     with VirtualBoard(m) as vb:

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..model.errors import ModelError
 from ..model.golden import GoldenModel
 from ..model.modelfile import SpikingModel, load_model
+from .protocol import DEFAULT_BAUD
 
 __all__ = ["BACKENDS", "default_model_path", "load", "generate", "generate_stream"]
 
@@ -41,7 +42,7 @@ def generate_stream(prompt: str, *, max_new_tokens: int = 200, temperature: floa
                     seed: int = 0, backend: str = "golden",
                     model: str | Path | SpikingModel | None = None,
                     counters: dict | None = None, port: str | None = None,
-                    baudrate: int = 115200) -> Iterator[str]:
+                    baudrate: int = DEFAULT_BAUD) -> Iterator[str]:
     """Yield the generated characters one at a time (see :func:`generate`)."""
     if backend not in BACKENDS:
         raise ModelError(f"backend must be one of {BACKENDS}, not {backend!r}")
@@ -96,7 +97,7 @@ def generate(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8
              seed: int = 0, backend: str = "golden",
              model: str | Path | SpikingModel | None = None,
              counters: dict | None = None, port: str | None = None,
-             baudrate: int = 115200) -> str:
+             baudrate: int = DEFAULT_BAUD) -> str:
     """Continue ``prompt`` by ``max_new_tokens`` characters and return them.
 
     Parameters

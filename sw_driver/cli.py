@@ -9,6 +9,7 @@ import sys
 import time
 
 from ..model.errors import SnnfpgaError
+from .protocol import DEFAULT_BAUD
 
 __all__ = ["main"]
 
@@ -238,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or board (needs --port)")
     g.add_argument("--port", default=None,
                    help="board: serial port or pyserial URL, e.g. socket://127.0.0.1:PORT")
-    g.add_argument("--baud", type=int, default=115200, help="board: serial rate")
+    g.add_argument("--baud", type=int, default=DEFAULT_BAUD,
+                   help=f"board: serial rate (default {DEFAULT_BAUD}, the boards' rate)")
     g.add_argument("--model", default=None, help="model file (default: the shipped model)")
     g.add_argument("--stats", action="store_true", help="print counters to stderr")
     g.set_defaults(func=_cmd_generate)

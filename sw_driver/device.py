@@ -16,6 +16,7 @@ from ..model.modelfile import SpikingModel
 from .board_model import WEIGHT_MEMORIES, BoardModel, build_id, weights_crc
 from .protocol import (
     COUNTER_BYTES,
+    DEFAULT_BAUD,
     ERR_MEANING,
     GENERATE_HEAD,
     HELLO_REPLY,
@@ -96,7 +97,7 @@ class GoldenTransport(Transport):
 class SerialTransport(Transport):
     """A serial port or a pyserial URL (``/dev/ttyUSB1``, ``socket://127.0.0.1:PORT``)."""
 
-    def __init__(self, port: str, baudrate: int = 115200):
+    def __init__(self, port: str, baudrate: int = DEFAULT_BAUD):
         try:
             import serial
         except ImportError as exc:   # pragma: no cover - pyserial is a dependency

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 
 __all__ = [
-    "PROTOCOL_VERSION", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES", "Cmd", "Rsp", "Err",
-    "HELLO_REPLY", "MEM_REQUEST", "RESET_REQUEST", "STEP_REQUEST", "GENERATE_HEAD",
+    "PROTOCOL_VERSION", "DEFAULT_BAUD", "MAX_PAYLOAD", "HEADER_BYTES", "CRC_BYTES", "Cmd",
+    "Rsp", "Err", "HELLO_REPLY", "MEM_REQUEST", "RESET_REQUEST", "STEP_REQUEST", "GENERATE_HEAD",
     "COUNTER_BYTES", "STEP_SAMPLE", "STEP_LOGITS", "word_bytes", "ERR_MEANING",
     "Frame", "FrameError", "crc16", "cobs_encode", "cobs_decode", "encode_frame",
     "decode_packet", "FrameReader", "max_frame_bytes",
@@ -36,6 +36,9 @@ PROTOCOL_VERSION = 1
 MAX_PAYLOAD = 500
 HEADER_BYTES = 4
 CRC_BYTES = 2
+#: The serial rate of every board description (``boards/descriptions/*.yaml``, a test checks
+#: them) and so the host's default: 8N1 at 1,000,000 baud, 100,000 bytes a second.
+DEFAULT_BAUD = 1_000_000
 
 
 class Cmd(IntEnum):

@@ -24,6 +24,18 @@ def test_every_shipped_board_loads_and_names_its_platform():
         assert d.model_path().is_file() or d.model != "default"
 
 
+def test_every_board_runs_the_hosts_default_serial_rate():
+    # the host opens a port at DEFAULT_BAUD unless told otherwise: a board at another rate
+    # would answer in garbage to every default command line
+    import inspect
+
+    from snnfpga.sw_driver.device import SerialTransport
+    from snnfpga.sw_driver.protocol import DEFAULT_BAUD
+
+    assert {load_board(b).baud for b in board_names()} == {DEFAULT_BAUD}
+    assert inspect.signature(SerialTransport).parameters["baudrate"].default == DEFAULT_BAUD
+
+
 def test_our_platform_fixes():
     ulx3s = platform_class(load_board("ulx3s"))()
     assert "openFPGALoader" not in ulx3s.required_tools
@@ -72,6 +84,18 @@ def test_bad_values_name_file_key_and_value(tmp_path):
         load_board(p)
     with pytest.raises(BoardError, match="no board 'nope': expected one of"):
         load_board("nope")
+    p.write_text(good.replace("  spram: true ", "  registered_reads: true\n  spram: true "))
+    with pytest.raises(BoardError, match="registered_reads needs the memories in block RAM"):
+        load_board(p)
+
+
+def test_the_ulx3s_builds_its_core_with_registered_reads():
+    from snnfpga.boards.platforms import BitstreamTop
+
+    assert [b for b in board_names() if load_board(b).registered_reads] == ["ulx3s"]
+    d = load_board("ulx3s")
+    top = BitstreamTop(d, load(d.model_path()), clock_hz=60e6).board_top()
+    assert top.board.core.registered_reads
 
 
 def test_fit_counts_the_gateware_memories():
