@@ -152,7 +152,7 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
     from ..sim.cosim import cycles_record
 
     geom = Geometry(model.config, len(model.vocab), desc.lanes, desc.readout_lanes)
-    rec = cycles_record(model, desc.lanes, desc.readout_lanes)
+    rec = cycles_record(model, desc.lanes, desc.readout_lanes, desc.registered_reads)
     if rec.is_file():
         data = json.loads(rec.read_text())
         return float(data["cycles_per_char"]), \
@@ -163,7 +163,7 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
                           "found (set SNNFPGA_DATA)")
     text = split_text(read_text(corpus), "val")[:chars]
     out = GoldenModel(model).run(model.vocab.encode(text))
-    bound = sum(cycle_lower_bound(geom, int(e), int(r)) for e, r in
+    bound = sum(cycle_lower_bound(geom, int(e), int(r), desc.registered_reads) for e, r in
                 zip(out.syn_events.tolist(), out.readout_ops.tolist(), strict=True))
     return bound / len(text) * SIM_OVERHEAD, \
         f"estimated: cycle bound on {len(text)} val chars x {SIM_OVERHEAD:.3f}"

@@ -71,6 +71,7 @@ class BoardDescription:
     spram: bool
     lanes: int
     readout_lanes: int
+    registered_reads: bool    # fan-out and weight reads registered, two cycles (ECP5 timing)
     programmer: dict = field(default_factory=dict)
     path: Path | None = None
 
@@ -169,6 +170,10 @@ def load_board(board: str | Path) -> BoardDescription:
     spram = model.get("spram", bool)
     if spram and device.spram == 0:
         raise BoardError(f"{p.name}: model.spram is true but the device has no SPRAM")
+    regs = model.get("registered_reads", bool, default=False)
+    if spram and regs:
+        raise BoardError(f"{p.name}: model.registered_reads needs the memories in block RAM, "
+                         "but model.spram is true")
     from ..hw.memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES
     desc = BoardDescription(
         id=p.stem, name=r.get("name", str), platform=platform,
@@ -181,5 +186,6 @@ def load_board(board: str | Path) -> BoardDescription:
         lanes=model.get("lanes", int, default=DEFAULT_LANES, positive=True),
         readout_lanes=model.get("readout_lanes", int, default=DEFAULT_READOUT_LANES,
                                 positive=True),
+        registered_reads=regs,
         programmer=r.get("programmer", dict), path=p)
     return desc

@@ -55,7 +55,7 @@ class Board(wiring.Component):
 
     Parameters
     ----------
-    config, vocab_size, weights, lanes, readout_lanes, spram
+    config, vocab_size, weights, lanes, readout_lanes, spram, registered_reads
         Those of the :class:`~.core.Core` inside.
 
     Attributes
@@ -68,9 +68,11 @@ class Board(wiring.Component):
 
     def __init__(self, *, config: ModelConfig, vocab_size: int,
                  weights: IntWeights | None = None, lanes: int = DEFAULT_LANES,
-                 readout_lanes: int = DEFAULT_READOUT_LANES, spram: bool = False):
+                 readout_lanes: int = DEFAULT_READOUT_LANES, spram: bool = False,
+                 registered_reads: bool = False):
         self._core = Core(config=config, vocab_size=vocab_size, weights=weights, lanes=lanes,
-                          readout_lanes=readout_lanes, spram=spram)
+                          readout_lanes=readout_lanes, spram=spram,
+                          registered_reads=registered_reads)
         self._geom = Geometry(config, vocab_size, lanes, readout_lanes)
         super().__init__({"i_stream": In(stream.Signature(8)),
                           "o_stream": Out(stream.Signature(8))})

@@ -60,7 +60,8 @@ class Op(IntEnum):
     RESET = 1   # clear membranes and pending spikes, seed the sampler's generator
 
 
-def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
+def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int,
+                      registered_reads: bool = False) -> int:
     """Cycles one character needs at least, set by the memory ports and lanes of the core.
 
     Every phase is bound by one memory that it reads one word per cycle::
@@ -71,11 +72,15 @@ def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
                                     for every neuron, a count word for each of the S neurons
                                     that spiked in the token (readout)
 
-    ``S`` follows from the token's readout operations, ``readout_ops = V * (N + S)``.
+    ``S`` follows from the token's readout operations, ``readout_ops = V * (N + S)``. With
+    ``registered_reads`` a neuron-phase group takes two cycles and each readout block one more.
     """
     c = geom.config
     words_per_block = readout_ops // geom.vocab_size
-    return syn_events + c.steps * geom.groups + geom.blocks * words_per_block
+    bound = syn_events + c.steps * geom.groups + geom.blocks * words_per_block
+    if registered_reads:
+        bound += c.steps * geom.groups + geom.blocks
+    return bound
 
 
 class Core(wiring.Component):
@@ -119,6 +124,14 @@ class Core(wiring.Component):
         Build the fan-out lists and the weights from the iCE40 UltraPlus SPRAM blocks. SPRAM
         cannot be initialised by the bitstream, so ``weights`` must then be None: every
         memory is loaded through the load port before the first token.
+    registered_reads : bool
+        A register on the read data of the fan-out lists and the weights
+        (:class:`~.spram.SinglePortRAM` with ``registered``): their reads take two cycles
+        instead of one, which ends the ECP5's longest paths (a block RAM's clock-to-out, the
+        multiplexer over ~100 blocks, then a multiplier or an address) at that register; and
+        a count word's read is decided a cycle ahead, from registers. The arithmetic and the
+        counters are unchanged; the cycles change: one more per synapse phase with events,
+        one or two more per readout block, and the neuron phase takes two cycles a group.
 
     Attributes
     ----------
@@ -150,7 +163,7 @@ class Core(wiring.Component):
 
     def __init__(self, *, config: ModelConfig, vocab_size: int, weights: IntWeights | None = None,
                  lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
-                 spram: bool = False):
+                 spram: bool = False, registered_reads: bool = False):
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig, not {config!r}")
         geom = Geometry(config, vocab_size, lanes, readout_lanes)
@@ -166,7 +179,11 @@ class Core(wiring.Component):
                 raise ValueError(f"the {' and '.join(need)} memories need "
                                  f"{' + '.join(map(str, need.values()))} SPRAM blocks; the UP5K "
                                  f"has {SPRAM_BLOCKS}")
+        if spram and registered_reads:
+            raise ValueError("registered_reads builds the memories from block RAM: it cannot be "
+                             "combined with spram")
         self._spram = spram
+        self._regs = registered_reads
         self._geom = geom
         self._weights = weights
         c = config
@@ -205,6 +222,11 @@ class Core(wiring.Component):
         return self._geom
 
     @property
+    def registered_reads(self) -> bool:
+        """The fan-out and weight reads take two cycles (see the parameter)."""
+        return self._regs
+
+    @property
     def logit_shape(self) -> Shape:
         """Exact shape of a logit for this configuration."""
         return self._logit_shape
@@ -228,7 +250,8 @@ class Core(wiring.Component):
         for mid in MemId:
             if mid in SINGLE_PORT:
                 ram = SinglePortRAM(width=g.width(mid), depth=g.depth(mid),
-                                    init=init.get(mid, []), spram=self._spram)
+                                    init=init.get(mid, []), spram=self._spram,
+                                    registered=self._regs)
                 m.submodules[f"mem_{mid.name.lower()}"] = ram
                 rd[mid] = _Port(ram.r_addr, ram.r_en, ram.r_data)
                 wr[mid] = _Port(ram.w_addr, ram.w_en, ram.w_data)
@@ -295,7 +318,12 @@ class Core(wiring.Component):
         s1_tgt = fan_word[:g.target_bits]
         s1_w = fan_word[g.target_bits:].as_signed()
         syn_issue = Signal()
-        m.d.sync += [s1_valid.eq(syn_issue), s2_valid.eq(s1_valid)]
+        if self._regs:       # the fan-out word is one more cycle away
+            s0_wait = Signal()
+            m.d.sync += [s0_wait.eq(syn_issue), s1_valid.eq(s0_wait)]
+        else:
+            m.d.sync += s1_valid.eq(syn_issue)
+        m.d.sync += s2_valid.eq(s1_valid)
         with m.If(s1_valid):
             m.d.sync += [s2_tgt.eq(s1_tgt), s2_w.eq(s1_w)]
 
@@ -309,6 +337,7 @@ class Core(wiring.Component):
         # write back ---------------------------------------------------------------------------
         ng = Signal(range(NG + 1))            # next group to read
         n1_valid = Signal()
+        n1_wait = Signal() if self._regs else None   # registered reads: N1 waits a cycle
         n1_group = Signal(range(NG))
         G = g.win_groups_per_word
         win_addr = Signal(range(g.depth(MemId.WGT)))   # wgt word of group ng's input weights
@@ -387,25 +416,68 @@ class Core(wiring.Component):
         c_r1 = c_sel[r1_lane]
         shifted = v_r1 >> c.feature_shift
         fm = Mux(shifted > c.f_max, c.f_max, Mux(shifted < c.f_min, c.f_min, shifted))
-        fc = c_r1 << c.count_shift
+        if self._regs:
+            # registered reads: a count word's decision is registered before it drives the
+            # weight memory's address (the count's clock-to-out, the test, then ~100 address
+            # pins was the next longest path): R1 of a membrane word leaves the neuron's count
+            # word pending, issued the cycle after, which also carries its count and marks the
+            # block's last operation. Neuron N-1 always leaves one: with a zero count it reads
+            # nothing and adds zero, and ends the block.
+            ro_pend = Signal()
+            ro_pend_read = Signal()                       # ... and its count is not zero
+            ro_pend_last = Signal()
+            ro_pend_addr = Signal.like(r1_addr)
+            ro_pend_cnt = Signal(cnt_shape)
+            r1_cnt = Signal(cnt_shape)                    # count of R1's count word
+            r1_cnt_last = Signal()
+            fc = r1_cnt << c.count_shift
+        else:
+            fc = c_r1 << c.count_shift
         feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
         m.d.comb += feat.eq(Mux(r1_kind, fc, fm))
-        r1_last = r1_nlast & (r1_kind | (c_r1 == 0))   # no count word follows
+        if self._regs:
+            r1_last = r1_kind & r1_cnt_last
+        else:
+            r1_last = r1_nlast & (r1_kind | (c_r1 == 0))   # no count word follows
         ro_addr = Signal(range(g.depth(MemId.WGT)))   # membrane word of (block rb, neuron rn)
         m.d.comb += ro_addr.eq(const_mul(rb, 2 * N) + rn)
         cnt_issue = Signal()                  # R0 issues the count word of R1's neuron
         mem_issue = Signal()                  # R0 issues the membrane word of neuron rn
-        m.d.comb += cnt_issue.eq(r1_valid & ~r1_kind & (c_r1 != 0))
+        if self._regs:
+            m.d.comb += cnt_issue.eq(ro_pend)
+            with m.If(r1_valid & ~r1_kind):
+                m.d.sync += [ro_pend.eq((c_r1 != 0) | r1_nlast), ro_pend_read.eq(c_r1 != 0),
+                             ro_pend_last.eq(r1_nlast), ro_pend_addr.eq(r1_addr + N),
+                             ro_pend_cnt.eq(c_r1)]
+            with m.Elif(cnt_issue):
+                m.d.sync += ro_pend.eq(0)
+            with m.If(cnt_issue):
+                m.d.sync += [r1_cnt.eq(ro_pend_cnt), r1_cnt_last.eq(ro_pend_last)]
+        else:
+            m.d.comb += cnt_issue.eq(r1_valid & ~r1_kind & (c_r1 != 0))
         prod_shape = self._logit_shape
         r2_terms = [Signal(prod_shape, name=f"r2_term{i}") for i in range(R)]
         lanes_valid = Signal(range(R + 1))
         m.d.comb += lanes_valid.eq(Mux(rb == NB - 1, V - (NB - 1) * R, R))
-        m.d.sync += [r2_valid.eq(r1_valid), r2_first.eq(r1_first), r2_last.eq(r1_valid & r1_last),
-                     r2_nv.eq(r1_nv)]
-        with m.If(r1_valid):
+        # registered reads: R1b waits a cycle for the weight word, holding R1's feature
+        if self._regs:
+            r1b_valid, r1b_first, r1b_last = Signal(), Signal(), Signal()
+            r1b_nv = Signal(range(R + 1))
+            feat_b = Signal.like(feat)
+            m.d.sync += [r1b_valid.eq(r1_valid), r1b_first.eq(r1_first),
+                         r1b_last.eq(r1_valid & r1_last), r1b_nv.eq(r1_nv)]
+            with m.If(r1_valid):
+                m.d.sync += feat_b.eq(feat)
+            m_valid, m_first, m_last, m_nv, m_feat = r1b_valid, r1b_first, r1b_last, r1b_nv, feat_b
+        else:
+            m_valid, m_first, m_last, m_nv, m_feat = r1_valid, r1_first, r1_valid & r1_last, \
+                r1_nv, feat
+        m.d.sync += [r2_valid.eq(m_valid), r2_first.eq(m_first), r2_last.eq(m_last),
+                     r2_nv.eq(m_nv)]
+        with m.If(m_valid):
             for i in range(R):
                 w = ro_word.word_select(i, c.readout_bits).as_signed()
-                m.d.sync += r2_terms[i].eq(w * feat)
+                m.d.sync += r2_terms[i].eq(w * m_feat)
         # the R sums start at zero; each logit's bias is added as it goes out (below)
         logits = [Signal(self._logit_shape, name=f"logit{i}") for i in range(R)]
         with m.If(r2_valid):
@@ -466,14 +538,23 @@ class Core(wiring.Component):
         m.d.comb += self.mem_rsp.payload.eq(rd_data[rsp_mem])
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += self.mem_rsp.valid.eq(0)
-        with m.If(rsp_pending):
-            m.d.sync += [rsp_pending.eq(0), self.mem_rsp.valid.eq(1)]
+        if self._regs:        # registered reads: the word is one more cycle away
+            rsp_wait = Signal()
+            with m.If(rsp_pending):
+                m.d.sync += [rsp_pending.eq(0), rsp_wait.eq(1)]
+            with m.If(rsp_wait):
+                m.d.sync += [rsp_wait.eq(0), self.mem_rsp.valid.eq(1)]
+        else:
+            with m.If(rsp_pending):
+                m.d.sync += [rsp_pending.eq(0), self.mem_rsp.valid.eq(1)]
 
         # -- the controller ---------------------------------------------------------------------
         busy = Signal()
         m.d.comb += [self.busy.eq(busy), inc["cycles"].eq(busy)]
         # during a load-port read, hold the read data until the response is taken
         hold_rsp = rsp_pending | self.mem_rsp.valid
+        if self._regs:
+            hold_rsp = hold_rsp | rsp_wait
 
         with m.FSM(name="ctrl"):
             with m.State("IDLE"):
@@ -542,7 +623,8 @@ class Core(wiring.Component):
                 ]
                 with m.If(ev.valid):
                     m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
-                with m.If((queue.cur_level == 0) & ~s1_valid & ~s2_valid):
+                syn_done = (queue.cur_level == 0) & ~s1_valid & ~s2_valid
+                with m.If(syn_done & ~s0_wait if self._regs else syn_done):
                     m.d.sync += [ng.eq(0), n1_valid.eq(0), n2_valid.eq(0), win_slot.eq(0),
                                  win_addr.eq(g.win_base + const_mul(x, g.win_row_words))]
                     m.next = "NEU"
@@ -550,8 +632,12 @@ class Core(wiring.Component):
             with m.State("NEU"):
                 m.d.comb += busy.eq(1)
                 m.d.comb += [n2_consume.eq(n2_valid & (pend_after == 0)),
-                             n1_advance.eq(n1_valid & (~n2_valid | n2_consume))]
+                             n1_advance.eq(n1_valid & ~n1_wait & (~n2_valid | n2_consume)
+                                           if self._regs else
+                                           n1_valid & (~n2_valid | n2_consume))]
                 issue = (~n1_valid | n1_advance) & (ng < NG)
+                if self._regs:   # the other memories hold their words meanwhile
+                    m.d.sync += n1_wait.eq(issue)
                 m.d.comb += [
                     rd[MemId.VMEM].addr.eq(ng), rd[MemId.LEAK].addr.eq(ng),
                     rd[MemId.WGT].addr.eq(win_addr), cnt_rd.addr.eq(ng),
@@ -607,13 +693,22 @@ class Core(wiring.Component):
                 m.d.comb += [bias_next.eq(shift_out & (oidx < V - 1)),
                              rd[MemId.BIAS].addr.eq(oidx + 1), rd[MemId.BIAS].en.eq(bias_next)]
                 # a block starts only when the previous block's logits have all gone out
-                start_ok = (rn != 0) | ((ocount == 0) & ~r1_valid & ~r2_valid & ~block_done)
+                empty = (ocount == 0) & ~r1_valid & ~r2_valid & ~block_done
+                if self._regs:
+                    empty = empty & ~r1b_valid & ~ro_pend
+                start_ok = (rn != 0) | empty
                 m.d.comb += mem_issue.eq(~cnt_issue & (rb < NB) & (rn < N) & start_ok)
                 with m.If(cnt_issue):
-                    m.d.comb += [
-                        rd[MemId.WGT].addr.eq(r1_addr + N), rd[MemId.WGT].en.eq(1),
-                        inc["weight_reads"].eq(1 + bias_next),
-                    ]
+                    if self._regs:
+                        m.d.comb += [
+                            rd[MemId.WGT].addr.eq(ro_pend_addr), rd[MemId.WGT].en.eq(ro_pend_read),
+                            inc["weight_reads"].eq(ro_pend_read + bias_next),
+                        ]
+                    else:
+                        m.d.comb += [
+                            rd[MemId.WGT].addr.eq(r1_addr + N), rd[MemId.WGT].en.eq(1),
+                            inc["weight_reads"].eq(1 + bias_next),
+                        ]
                 with m.Else():
                     m.d.comb += [
                         rd[MemId.WGT].addr.eq(ro_addr), rd[MemId.WGT].en.eq(mem_issue),
@@ -631,9 +726,10 @@ class Core(wiring.Component):
                         m.d.sync += [rn.eq(0), rb.eq(rb + 1)]
                     with m.Else():
                         m.d.sync += rn.eq(rn + 1)
-                with m.If(r1_valid):
+                with m.If(r1_valid if not self._regs else r1_valid & ~(r1_kind & (r1_cnt == 0))):
                     m.d.comb += inc["readout_ops"].eq(r1_nv)
-                with m.If((rb == NB) & ~r1_valid & ~r2_valid & (ocount == 0) & ~block_done):
+                finished = (rb == NB) & ~r1_valid & ~r2_valid & (ocount == 0) & ~block_done
+                with m.If(finished & ~r1b_valid & ~ro_pend if self._regs else finished):
                     m.next = "FINISH"
 
             with m.State("FINISH"):

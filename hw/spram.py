@@ -30,6 +30,12 @@ class SinglePortRAM(wiring.Component):
     the output multiplexer). SPRAM cannot be initialised by the bitstream, so ``init`` must be
     empty: the contents arrive through the write port at run time.
 
+    With ``registered`` (``spram=False`` only) a register follows the memory's read data, and
+    the word appears *two* cycles after ``r_en`` (and holds as before). On the ECP5 a memory of
+    ~100 block RAMs ends in a multiplexer over their outputs, after a 5.8 ns clock-to-out
+    (Yosys leaves the blocks' own output registers unused): the register ends that path there,
+    instead of running it on into a multiplier or an address.
+
     Parameters
     ----------
     width, depth : int
@@ -38,11 +44,17 @@ class SinglePortRAM(wiring.Component):
         Initial contents (``spram=False`` only).
     spram : bool
         Build from ``SB_SPRAM256KA`` instances (iCE40 UltraPlus).
+    registered : bool
+        A register on the read data: read latency 2 instead of 1 (see above).
     """
 
-    def __init__(self, *, width: int, depth: int, init=(), spram: bool = False):
+    def __init__(self, *, width: int, depth: int, init=(), spram: bool = False,
+                 registered: bool = False):
         if width < 1 or depth < 1:
             raise ValueError(f"width and depth must be positive, not {width} and {depth}")
+        if registered and spram:
+            raise ValueError("registered is for a block-RAM memory (spram=False): the SPRAM "
+                             "build has one-cycle reads")
         init = list(init)
         if spram:
             if any(init):
@@ -53,10 +65,16 @@ class SinglePortRAM(wiring.Component):
                 raise ValueError(f"{depth} x {width} bit needs {blocks} SPRAM blocks; the "
                                  f"UP5K has {SPRAM_BLOCKS}")
         self._width, self._depth, self._init, self._spram = width, depth, init, spram
+        self._registered = registered
         super().__init__({
             "r_addr": In(range(depth)), "r_en": In(1), "r_data": Out(width),
             "w_addr": In(range(depth)), "w_en": In(1), "w_data": In(width),
         })
+
+    @property
+    def read_latency(self) -> int:
+        """Cycles from ``r_en`` to the word on ``r_data``."""
+        return 2 if self._registered else 1
 
     @staticmethod
     def spram_blocks(width: int, depth: int) -> int:
@@ -69,8 +87,17 @@ class SinglePortRAM(wiring.Component):
             mem = Memory(shape=self._width, depth=self._depth, init=self._init)
             m.submodules.mem = mem
             rp, wp = mem.read_port(), mem.write_port()
-            m.d.comb += [rp.addr.eq(self.r_addr), rp.en.eq(self.r_en), self.r_data.eq(rp.data),
+            m.d.comb += [rp.addr.eq(self.r_addr), rp.en.eq(self.r_en),
                          wp.addr.eq(self.w_addr), wp.en.eq(self.w_en), wp.data.eq(self.w_data)]
+            if not self._registered:
+                m.d.comb += self.r_data.eq(rp.data)
+                return m
+            q = Signal(self._width)
+            read1 = Signal()          # the memory's read data is the word of the last read
+            m.d.sync += read1.eq(self.r_en)
+            with m.If(read1):
+                m.d.sync += q.eq(rp.data)
+            m.d.comb += self.r_data.eq(q)
             return m
 
         rows = -(-self._depth // SPRAM_WORDS)
@@ -105,3 +132,4 @@ class SinglePortRAM(wiring.Component):
         m.d.comb += self.r_data.eq(Array(outs)[row_q][:self._width] if rows > 1
                                    else outs[0][:self._width])
         return m
+

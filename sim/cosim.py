@@ -54,16 +54,17 @@ class CosimReport:
 def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], *,
           lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
           stall: float = 0.0, idle: float = 0.0, read_counts: bool = False, seed: int = 0,
-          waves: bool = False, spram: bool = False,
+          waves: bool = False, spram: bool = False, registered_reads: bool = False,
           name: str = "core", run_name: str | None = None) -> CosimReport:
     """Run ``commands`` through the verilated core; raise on the first mismatch.
 
     With ``spram`` the core is built from SPRAM blocks (simulated by ``sim/models``) without
     initial weights, and the testbench writes every weight through the load port first.
+    With ``registered_reads`` the core is the ECP5 build (two-cycle fan-out and weight reads).
     """
     core = Core(config=model.config, vocab_size=len(model.vocab),
                 weights=None if spram else model.weights, lanes=lanes,
-                readout_lanes=readout_lanes, spram=spram)
+                readout_lanes=readout_lanes, spram=spram, registered_reads=registered_reads)
     geom = Geometry(model.config, len(model.vocab), lanes, readout_lanes)
     data = {
         "model": str(Path(model_path).resolve()), "lanes": lanes,
@@ -80,7 +81,7 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
     out = res.outputs
     return CosimReport(
         tokens=out["tokens"], mismatch=out["mismatch"], cycles=out["cycles"],
-        bounds=[cycle_lower_bound(geom, e, r)
+        bounds=[cycle_lower_bound(geom, e, r, registered_reads)
                 for e, r in zip(out["syn_events"], out["readout_ops"], strict=True)],
         spikes=out["spikes"],
         syn_events=out["syn_events"], sim_seconds=out["seconds"],
@@ -96,16 +97,17 @@ def text_commands(model: SpikingModel, text: str, *, temperature: float, seed: i
         Command("token", id=int(i), sample=True, logits=logits, tq=tq) for i in ids]
 
 
-def _run_text(model_path, text, temperature, seed, lanes, readout_lanes, waves):
+def _run_text(model_path, text, temperature, seed, lanes, readout_lanes, regs, waves):
     model = load_model(model_path)
     cmds = text_commands(model, text, temperature=temperature, seed=seed)
     return cosim(model, model_path, cmds, lanes=lanes, readout_lanes=readout_lanes,
-                 waves=waves, run_name=f"text-t{temperature:g}")
+                 registered_reads=regs, waves=waves, run_name=f"text-t{temperature:g}")
 
 
 def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
                        lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
-                       waves: bool = False) -> list[CosimReport]:
+                       registered_reads: bool = False, waves: bool = False
+                       ) -> list[CosimReport]:
     """Stream ``text`` through the core once per temperature, the runs in parallel processes.
 
     The core is built (or its build found) first, so the simulator processes share it; the
@@ -113,20 +115,21 @@ def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
     """
     model = load_model(model_path)
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
-                lanes=lanes, readout_lanes=readout_lanes)
+                lanes=lanes, readout_lanes=readout_lanes, registered_reads=registered_reads)
     from .build import build
     built = build(core, "core", waves=waves, clock_ns=CLOCK_PERIOD_NS)
     with ProcessPoolExecutor(max_workers=min(len(temperatures), os.cpu_count() or 1),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_run_text, str(model_path), text, t, seed, lanes, readout_lanes,
-                               waves) for t in temperatures]
+                               registered_reads, waves) for t in temperatures]
         reports = [f.result() for f in futures]
     for r in reports:
         r.build_seconds, r.build_cached = built.seconds, built.cached
     return reports
 
 
-def cycles_record(model: SpikingModel, lanes: int, readout_lanes: int) -> Path:
+def cycles_record(model: SpikingModel, lanes: int, readout_lanes: int,
+                  registered_reads: bool = False) -> Path:
     """Where ``make sim`` leaves the cycles per character it measured for a model and build,
     for the board builds' speed figure: named after a hash of the configuration and weights."""
     import hashlib
@@ -136,7 +139,8 @@ def cycles_record(model: SpikingModel, lanes: int, readout_lanes: int) -> Path:
     for name in sorted(vars(model.weights)):
         h.update(name.encode())
         h.update(getattr(model.weights, name).tobytes())
-    return build_root() / f"cycles-{h.hexdigest()[:12]}-p{lanes}-r{readout_lanes}.json"
+    regs = "-regs" if registered_reads else ""
+    return build_root() / f"cycles-{h.hexdigest()[:12]}-p{lanes}-r{readout_lanes}{regs}.json"
 
 
 def main(argv=None) -> int:
@@ -150,6 +154,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lanes", type=int, default=DEFAULT_LANES)
     p.add_argument("--readout-lanes", type=int, default=DEFAULT_READOUT_LANES)
+    p.add_argument("--registered-reads", action="store_true",
+                   help="the ECP5 build: two-cycle fan-out and weight reads")
     p.add_argument("--clock-mhz", type=float, default=24.0,
                    help="clock for the characters-per-second figure (UP5K target)")
     p.add_argument("--waves", action="store_true", help="write a VCD waveform")
@@ -168,7 +174,8 @@ def main(argv=None) -> int:
     try:
         reports = list(zip([r[0] for r in runs], default_model_runs(
             model_path, val, [r[1] for r in runs], seed=a.seed, lanes=a.lanes,
-            readout_lanes=a.readout_lanes, waves=a.waves), strict=True))
+            readout_lanes=a.readout_lanes, registered_reads=a.registered_reads,
+            waves=a.waves), strict=True))
     except SimulationError as exc:
         print(f"MISMATCH\n{exc}", file=sys.stderr)
         return 1
@@ -196,7 +203,7 @@ def main(argv=None) -> int:
             print(f"  waveform                {r.waves}")
     print(f"\ntotal wall time, build included: {total:.1f} s")
     sampled = reports[-1][1]   # the sampled run: what GENERATE does
-    rec = cycles_record(load_model(model_path), a.lanes, a.readout_lanes)
+    rec = cycles_record(load_model(model_path), a.lanes, a.readout_lanes, a.registered_reads)
     rec.parent.mkdir(parents=True, exist_ok=True)
     rec.write_text(json.dumps({"cycles_per_char": statistics.fmean(sampled.cycles),
                                "chars": sampled.tokens, "temperature": a.temperature}))

@@ -11,7 +11,7 @@ pytest.importorskip("amaranth")
 
 from amaranth.sim import Simulator  # noqa: E402
 from conftest import random_model  # noqa: E402
-from snnfpga.hw.core import COUNTERS, Core, Op  # noqa: E402
+from snnfpga.hw.core import COUNTERS, Core, Op, cycle_lower_bound  # noqa: E402
 from snnfpga.hw.memmap import Geometry, MemId, pack_memories, unpack_lanes  # noqa: E402
 from snnfpga.model.golden import seed_to_state  # noqa: E402
 from snnfpga.sim.trace import (  # noqa: E402
@@ -27,12 +27,12 @@ PER_TOKEN = ("spikes", "syn_events", "readout_ops")
 
 
 def run_core(model, commands, *, lanes=1, readout_lanes=8, seed=0, idle=0.3, stall=0.3,
-             load=False, read_counts=True):
+             load=False, read_counts=True, registered_reads=False):
     """Drive ``commands`` through a simulated core; return its trace and counter totals."""
     cfg, voc = model.config, len(model.vocab)
     geom = Geometry(cfg, voc, lanes, readout_lanes)
     dut = Core(config=cfg, vocab_size=voc, weights=None if load else model.weights,
-               lanes=lanes, readout_lanes=readout_lanes)
+               lanes=lanes, readout_lanes=readout_lanes, registered_reads=registered_reads)
     rng = np.random.default_rng(seed)
     got = Trace()
     logits_q, chars_q, spikes_q = [], [], []
@@ -176,14 +176,32 @@ def test_core_equals_golden(name):
     assert sum(t.syn_events for t in exp.tokens) > 0
 
 
-def test_memory_access_counters_follow_the_schedule():
+@pytest.mark.parametrize("name", ["small-default", "lanes-4-latched"])
+def test_core_with_registered_reads_equals_golden(name):
+    """The ECP5 build: two-cycle reads of the fan-out lists and weights (stalls, loads through
+    the load port and read-backs included) change the schedule, not one bit of the result."""
+    over, lanes, rlanes = CONFIGS[name]
+    rng = np.random.default_rng(abs(hash(name)) % 2**32 + 1)
+    model = random_model(rng, vocab="abcdefg", extremes=0.2, **over)
+    cmds = random_commands(rng, len(model.vocab), 30)
+    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=len(name),
+                        registered_reads=True, load=True)
+    assert sum(t.syn_events for t in exp.tokens) > 0
+    geom = Geometry(model.config, len(model.vocab), lanes, rlanes)
+    bounds = [cycle_lower_bound(geom, t.syn_events, t.readout_ops, registered_reads=True)
+              for t in exp.tokens]
+    assert totals["cycles"] >= sum(bounds)
+
+
+@pytest.mark.parametrize("regs", [False, True])
+def test_memory_access_counters_follow_the_schedule(regs):
     rng = np.random.default_rng(7)
     over = dict(neurons=16, fanout=4, membrane_bits=12, threshold=100)
     model = random_model(rng, vocab="abcde", **over)
     cmds = random_commands(rng, 5, 12, resets=False)
     lanes, rlanes = 2, 2
     exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, idle=0, stall=0,
-                        read_counts=False)
+                        read_counts=False, registered_reads=regs)
     geom = Geometry(model.config, 5, lanes, rlanes)
     c, k = model.config, len(exp.tokens)
     ev = sum(t.syn_events for t in exp.tokens)

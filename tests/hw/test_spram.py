@@ -40,12 +40,15 @@ def expected_reads(ops, init=None):
     return out
 
 
-def test_generic_memory_reads_writes_and_holds():
+@pytest.mark.parametrize("registered", [False, True])
+def test_generic_memory_reads_writes_and_holds(registered):
+    """The read data the cycle after ``r_en``, or with ``registered`` the cycle after that;
+    held while idle either way."""
     rng = np.random.default_rng(0)
     depth, width = 40, 13
     init = [int(x) for x in rng.integers(0, 1 << width, size=depth)]
-    dut = SinglePortRAM(width=width, depth=depth, init=init)
-    ops = random_ops(rng, depth, width, 400)
+    dut = SinglePortRAM(width=width, depth=depth, init=init, registered=registered)
+    ops = random_ops(rng, depth, width, 400) + [[0, 0, 0]]
     seen = []
 
     async def bench(ctx):
@@ -63,9 +66,19 @@ def test_generic_memory_reads_writes_and_holds():
     sim.add_testbench(bench)
     sim.run()
     expected = expected_reads(ops, dict(enumerate(init)))
-    for i, (e, g) in enumerate(zip(expected, seen, strict=True)):
+    lag = dut.read_latency - 1
+    assert lag == int(registered)
+    checked = 0
+    for i, (e, g) in enumerate(zip(expected[:len(ops) - lag], seen[lag:], strict=True)):
         if e is not None:
             assert g == e, f"op {i} {ops[i]}: read {g}, expected {e}"
+            checked += 1
+    assert checked > 200
+
+
+def test_registered_reads_are_for_block_ram():
+    with pytest.raises(ValueError, match="registered is for a block-RAM memory"):
+        SinglePortRAM(width=8, depth=40, spram=True, registered=True)
 
 
 def test_spram_build_refuses_initial_contents_and_oversize():
