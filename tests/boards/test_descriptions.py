@@ -96,6 +96,8 @@ def test_the_ulx3s_builds_its_core_with_registered_reads():
     d = load_board("ulx3s")
     top = BitstreamTop(d, load(d.model_path()), clock_hz=60e6).board_top()
     assert top.board.core.registered_reads
+    for e in (top, top.board, top.board.core):   # built to be inspected, not elaborated
+        e._MustUse__silence = True
 
 
 def test_fit_counts_the_gateware_memories():
