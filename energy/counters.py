@@ -92,7 +92,8 @@ class RunCounts:
 
 
 def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | None = None,
-                    resets: int = 0, sampled: int | None = None) -> RunCounts:
+                    resets: int = 0, sampled: int | None = None,
+                    registered_reads: bool = False) -> RunCounts:
     """All counters of a run from the golden model's ``tokens``, ``spikes``, ``syn_events``,
     ``readout_ops`` (a dict as ``GoldenModel.generate(totals=...)`` fills it).
 
@@ -111,6 +112,10 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
     sampled : int, optional
         Tokens whose next character was sampled (a generation samples after the last
         prompt character and every generated one, not after the others); default: all.
+    registered_reads : bool
+        The core was built with two-cycle fan-out and weight reads (the ULX3S): its cycle
+        bound is longer (:func:`snnfpga.hw.core.cycle_lower_bound`) and no overhead was
+        measured for it, so its cycles are that bound, an estimate.
     """
     if all(k in totals for k in COUNTERS):
         out = {k: int(totals[k]) for k in COUNTERS}
@@ -142,7 +147,9 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
     }
     # the bound is linear in its counts, so the bound of the sum is the sum of the bounds
     bound = ev + n_tok * T * NG + NB * feats
-    over = MEASURED_OVERHEAD.get(geometry_key(geom))
+    if registered_reads:
+        bound += n_tok * (T * NG + NB)
+    over = None if registered_reads else MEASURED_OVERHEAD.get(geometry_key(geom))
     exact = over is not None and last_neuron_spiked is not None
     if over is not None:
         # without last_neuron_spiked: short by at most one cycle a token, and labelled so

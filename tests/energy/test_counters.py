@@ -127,3 +127,20 @@ def test_golden_totals_alone_give_a_labelled_lower_bound(model, golden_run):
     for k in COUNTERS:
         if k != "cycles":
             assert est.counters[k] == exact.counters[k], k
+
+
+def test_registered_reads_lengthen_the_derived_cycles_and_make_them_an_estimate():
+    """The ULX3S core (two-cycle reads): each token's bound grows by T*N/P (a neuron phase's
+    second cycle a group) and one cycle a readout block; no overhead was measured for it."""
+    model = snnfpga.load()
+    geom = default_geometry(model)
+    totals = {"tokens": 3, "spikes": 40, "syn_events": 40 * 64, "readout_ops": 3 * 65 * 530}
+    plain = derive_counters(totals, geom, last_neuron_spiked=0, resets=1)
+    regs = derive_counters(totals, geom, last_neuron_spiked=0, resets=1, registered_reads=True)
+    c = geom.config
+    over = MEASURED_OVERHEAD[geometry_key(geom)]
+    bound = plain.counters["cycles"] - 3 * over[0] - 3 * over[1] - over[3]
+    assert regs.counters["cycles"] == bound + 3 * (c.steps * geom.groups + geom.blocks)
+    assert plain.cycles_exact and not regs.cycles_exact
+    assert {k: v for k, v in regs.counters.items() if k != "cycles"} == \
+        {k: v for k, v in plain.counters.items() if k != "cycles"}
