@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..hw.core import COUNTERS
+from ..hw.core import COUNTERS, cycle_lower_bound
 from ..hw.memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry
 from ..model.errors import SnnfpgaError
 
@@ -146,9 +146,8 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
         "resets": resets, "sampled": sampled,
     }
     # the bound is linear in its counts, so the bound of the sum is the sum of the bounds
-    bound = ev + n_tok * T * NG + NB * feats
-    if registered_reads:
-        bound += n_tok * (T * NG + NB)
+    # the per-token part of the core's bound (no events, no readout words) is taken from it
+    bound = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0, registered_reads)
     over = None if registered_reads else MEASURED_OVERHEAD.get(geometry_key(geom))
     exact = over is not None and last_neuron_spiked is not None
     if over is not None:
