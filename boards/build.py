@@ -33,7 +33,7 @@ from pathlib import Path
 from ..model.errors import SnnfpgaError
 from .description import BoardDescription, BoardError, load_board
 
-__all__ = ["BuildFailed", "BuildReport", "bitstream_path", "build_bitstream",
+__all__ = ["BuildFailed", "BuildReport", "board_clock", "bitstream_path", "build_bitstream",
            "toolchain_environment", "parse_nextpnr_report", "CELL_KINDS", "DESIGN_NAME"]
 
 #: nextpnr's cell types, per family, for each resource of a board description.
@@ -63,6 +63,7 @@ class BuildReport:
     target_mhz: float
     clock_mhz: float                       # what the PLL makes
     pll: str
+    seed: int = 1                          # nextpnr's placement seed
     used: dict[str, tuple[int, int]] = field(default_factory=dict)   # resource: (used, total)
     fmax_mhz: dict[str, float] = field(default_factory=dict)          # clock net: achieved
     cycles_per_char: float = 0.0
@@ -94,7 +95,7 @@ class BuildReport:
             out.append(f"  {k:12s} {u:6d} of {t:6d}  ({100 * u / t:5.1f} %)")
         verdict = "met" if self.timing_met else "NOT MET"
         out.append(f"  clock        {self.clock_mhz:.3f} MHz ({self.pll}); Fmax "
-                   f"{self.fmax:.2f} MHz: timing {verdict}")
+                   f"{self.fmax:.2f} MHz (placement seed {self.seed}): timing {verdict}")
         out.append(f"  speed        {self.cycles_per_char:,.0f} cycles per character "
                    f"({self.cycles_source}): {self.chars_per_second():,.0f} chars/s at "
                    f"{self.clock_mhz:.0f} MHz, {self.chars_per_second(self.fmax):,.0f} at Fmax")
@@ -104,7 +105,7 @@ class BuildReport:
     def to_json(self) -> dict:
         d = {k: getattr(self, k) for k in (
             "board", "device", "family", "model", "neurons", "target_mhz", "clock_mhz", "pll",
-            "fmax_mhz", "cycles_per_char", "cycles_source", "seconds", "plan_only")}
+            "seed", "fmax_mhz", "cycles_per_char", "cycles_source", "seconds", "plan_only")}
         d["used"] = {k: list(v) for k, v in self.used.items()}
         d["bitstream"] = str(self.bitstream) if self.bitstream else None
         d["fmax"] = self.fmax
@@ -210,12 +211,26 @@ def _ice40_speed_class(device: str) -> str:
     return "hx"
 
 
+def board_clock(desc: BoardDescription):
+    """The board's core clock: ``(pll, clock_hz, text)``, ``pll`` None on the oscillator."""
+    if math.isclose(desc.target_mhz, desc.input_mhz):
+        return None, desc.input_mhz * 1e6, "oscillator"
+    from .pll import ecp5_pll, ice40_pll
+    calc = {"ice40": ice40_pll, "ecp5": ecp5_pll}.get(desc.family)
+    if calc is None:
+        raise BoardError(f"{desc.id}: no PLL support for family {desc.family}; set "
+                         "clock.target_mhz equal to clock.input_mhz")
+    pll = calc(desc.input_mhz * 1e6, desc.target_mhz * 1e6)
+    return pll, pll.f_out, f"PLL {pll.summary()}"
+
+
 def build_bitstream(board: str | BoardDescription, model=None, *,
-                    build_dir: str | Path = "build/boards", seed: int = 1,
+                    build_dir: str | Path = "build/boards", seed: int | None = None,
                     check: bool = True, pack_only: bool = False) -> BuildReport:
     """Build the bitstream of ``board`` with ``model`` (the board's default if None).
 
     Returns the report; with ``check`` raises :class:`BuildFailed` when timing is not met.
+    ``seed`` is nextpnr's placement seed, by default the board's ``clock.place_seed``.
     ``pack_only`` stops after synthesis and nextpnr's packing: the cells the design takes,
     in seconds rather than minutes, with no placement, timing or bitstream (the fit test).
     """
@@ -225,18 +240,7 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
     desc = board if isinstance(board, BoardDescription) else load_board(board)
     m = load(model if model is not None else desc.model_path())
     start = time.monotonic()
-    pll = None
-    clock_hz = desc.input_mhz * 1e6
-    pll_text = "oscillator"
-    if not math.isclose(desc.target_mhz, desc.input_mhz):
-        from .pll import ecp5_pll, ice40_pll
-        calc = {"ice40": ice40_pll, "ecp5": ecp5_pll}.get(desc.family)
-        if calc is None:
-            raise BoardError(f"{desc.id}: no PLL support for family {desc.family}; set "
-                             "clock.target_mhz equal to clock.input_mhz")
-        pll = calc(desc.input_mhz * 1e6, desc.target_mhz * 1e6)
-        clock_hz = pll.f_out
-        pll_text = f"PLL {pll.summary()}"
+    pll, clock_hz, pll_text = board_clock(desc)
     top = BitstreamTop(desc, m, clock_hz=clock_hz, pll=pll)
     platform = desc.platform_class()()
     out = Path(build_dir) / desc.id
@@ -245,7 +249,8 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
                          model=(desc.model if model is None else str(model)
                                 if isinstance(model, (str, Path)) else "given"),
                          neurons=m.config.neurons, target_mhz=desc.target_mhz,
-                         clock_mhz=clock_hz / 1e6, pll=pll_text)
+                         clock_mhz=clock_hz / 1e6, pll=pll_text,
+                         seed=desc.place_seed if seed is None else seed)
     if desc.family == "xilinx":
         with toolchain_environment():
             plan = platform.build(top, name=name, build_dir=str(out), do_build=False)
@@ -254,7 +259,7 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
         report.bitstream = out
         report.seconds = time.monotonic() - start
         return report
-    nextpnr = ["--report", "report.json", "--timing-allow-fail", "--seed", str(seed)]
+    nextpnr = ["--report", "report.json", "--timing-allow-fail", "--seed", str(report.seed)]
     if pack_only:
         nextpnr.append("--pack-only")
     kw = {"nextpnr_opts": " ".join(nextpnr)}

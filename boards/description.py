@@ -63,6 +63,7 @@ class BoardDescription:
     device: Device
     input_mhz: float
     target_mhz: float
+    place_seed: int           # nextpnr's placement seed (``clock.place_seed``)
     uart_resource: str
     baud: int
     leds: dict[str, str]
@@ -180,6 +181,7 @@ def load_board(board: str | Path) -> BoardDescription:
         family=r.get("family", str, choices=FAMILIES), device=device,
         input_mhz=clk.get("input_mhz", float, positive=True),
         target_mhz=clk.get("target_mhz", float, positive=True),
+        place_seed=clk.get("place_seed", int, default=1, positive=True),
         uart_resource=uart.get("resource", str), baud=uart.get("baud", int, positive=True),
         leds={k: leds.get(k, str) for k in ("activity", "heartbeat")},
         current_monitor=monitor, model=model.get("file", str), spram=spram,

@@ -88,14 +88,19 @@ def platform_class(desc: BoardDescription):
     return _subclass(base, desc)
 
 
-def _led(m, platform, spec: str):
-    """The output of an LED by its description name: ``led_g``, ``led.1`` or ``rgb_led.g``."""
+def _led(m, platform, spec: str, requested: dict):
+    """The output of an LED by its description name: ``led_g``, ``led.1`` or ``rgb_led.g``.
+
+    A resource is requested once (``requested`` keeps it): two LEDs may be colours of one
+    RGB LED, ``rgb_led.g`` and ``rgb_led.r``.
+    """
     name, _, rest = spec.partition(".")
-    if rest.isdigit():
-        port = platform.request(name, int(rest), dir="-")
-    else:
-        port = platform.request(name, 0, dir="-")
-        port = getattr(port, rest) if rest else port
+    index = int(rest) if rest.isdigit() else 0
+    if (name, index) not in requested:
+        requested[name, index] = platform.request(name, index, dir="-")
+    port = requested[name, index]
+    if rest and not rest.isdigit():
+        port = getattr(port, rest)
     m.submodules[f"led_{spec.replace('.', '_')}"] = buf = io.Buffer("o", port)
     return buf.o
 
@@ -154,12 +159,13 @@ class BitstreamTop(Elaboratable):
                 from .pll import Ecp5Pll
                 m.submodules.pll = pll = Ecp5Pll(self.pll, domain="sync", create_domain=False)
                 m.d.comb += pll.clk_in.eq(clk_buf.i)
+        leds = {}
         uart = platform.request(d.uart_resource, 0, dir="-")
         m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
         m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
         m.submodules.top = top = self.board_top()
         m.d.comb += [top.rx.eq(rx.i), tx.o.eq(top.tx)]
-        m.d.comb += _led(m, platform, d.leds["activity"]).eq(top.board.core.busy)
+        m.d.comb += _led(m, platform, d.leds["activity"], leds).eq(top.board.core.busy)
         # a free-running counter's top bit: a period of 2**bits cycles, the power of two
         # nearest one second. (A down-counter reloaded at 1 Hz exactly had its zero test folded
         # into the borrow chain, which nextpnr then split into segments: the design's longest
@@ -168,5 +174,5 @@ class BitstreamTop(Elaboratable):
         beat = Signal(bits)
         m.d.sync += beat.eq(beat + 1)
         led = beat[-1]
-        m.d.comb += _led(m, platform, d.leds["heartbeat"]).eq(led)
+        m.d.comb += _led(m, platform, d.leds["heartbeat"], leds).eq(led)
         return m

@@ -290,7 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     bb.add_argument("--board", default="icebreaker", help=boards)
     bb.add_argument("--model", default=None, help="model file (default: the board's model)")
     bb.add_argument("--build-dir", default="build/boards")
-    bb.add_argument("--seed", type=int, default=1, help="nextpnr's placement seed")
+    bb.add_argument("--seed", type=int, default=None,
+                    help="nextpnr's placement seed (default: the board's clock.place_seed)")
     bb.set_defaults(func=_cmd_build)
 
     fl = sub.add_parser("flash", help="program a board with openFPGALoader (or iceprog)")

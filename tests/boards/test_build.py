@@ -37,6 +37,9 @@ def test_the_default_bitstream_fits_meets_timing_and_matches_the_prediction(tmp_
     pred = predict_fit(desc, m.config, len(m.vocab))
     rep = build_bitstream(desc, m, build_dir=tmp_path, check=False)
     assert rep.bitstream is not None and rep.bitstream.stat().st_size > 0
+    # placed with the board's seed, as the report says
+    assert rep.seed == desc.place_seed
+    assert f"--seed {desc.place_seed} " in (tmp_path / desc.id / "build_snnfpga.sh").read_text()
     # fits, and the clock the PLL makes is one the placed design meets
     assert all(u <= t for u, t in rep.used.values()), rep.lines()
     assert rep.clock_mhz >= desc.target_mhz - 1e-9, (rep.clock_mhz, desc.target_mhz)

@@ -87,12 +87,16 @@ def test_bad_values_name_file_key_and_value(tmp_path):
     p.write_text(good.replace("  spram: true ", "  registered_reads: true\n  spram: true "))
     with pytest.raises(BoardError, match="registered_reads needs the memories in block RAM"):
         load_board(p)
+    p.write_text(good.replace("  target_mhz: 24", "  target_mhz: 24\n  place_seed: 0"))
+    with pytest.raises(BoardError, match=r"b.yaml.clock: 'place_seed' must be positive, found 0"):
+        load_board(p)
 
 
-def test_the_ulx3s_builds_its_core_with_registered_reads():
+def test_the_ecp5_boards_build_their_core_with_registered_reads():
     from snnfpga.boards.platforms import BitstreamTop
 
-    assert [b for b in board_names() if load_board(b).registered_reads] == ["ulx3s"]
+    assert sorted(b for b in board_names() if load_board(b).registered_reads) == [
+        "orangecrab", "ulx3s"]
     d = load_board("ulx3s")
     top = BitstreamTop(d, load(d.model_path()), clock_hz=60e6).board_top()
     assert top.board.core.registered_reads
@@ -149,3 +153,20 @@ def test_flash_dry_run_from_the_descriptions(tmp_path, capsys):
     for b in board_names():
         p = programmer_for(load_board(b))
         assert p.board_name == p.board   # the descriptions use openFPGALoader's own names
+
+
+@pytest.mark.parametrize("board", ["icebreaker", "ulx3s", "orangecrab", "arty_a7_35"])
+def test_every_board_design_elaborates_on_its_platform(tmp_path, board):
+    """Pins, clock, PLL and LEDs of each description requested from its platform (a small
+    model stands in for the board's: the core's size plays no part here)."""
+    import numpy as np
+    from conftest import random_model
+    from snnfpga.boards.build import board_clock
+    from snnfpga.boards.platforms import BitstreamTop
+
+    desc = load_board(board)
+    model = random_model(np.random.default_rng(0), vocab="abcd", neurons=8, fanout=2)
+    pll, clock_hz, _ = board_clock(desc)
+    platform = platform_class(desc)()
+    plan = platform.prepare(BitstreamTop(desc, model, clock_hz=clock_hz, pll=pll), name="t")
+    assert plan.files, board

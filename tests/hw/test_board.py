@@ -86,7 +86,8 @@ def host_frames(model, other, rng):
     return frames, g
 
 
-def test_board_answers_as_the_board_model():
+@pytest.mark.parametrize("regs", [False, True], ids=["", "registered-reads"])
+def test_board_answers_as_the_board_model(regs):
     rng = np.random.default_rng(8)
     model = random_model(rng, vocab="abcdefg", extremes=0.2, **OVER)
     other = random_model(rng, vocab="abcdefg", extremes=0.2, **OVER)
@@ -100,9 +101,19 @@ def test_board_answers_as_the_board_model():
     assert {f.kind for f in answered} == {Rsp.OK, Rsp.ERROR, Rsp.CHARS}
     assert len({f.payload[0] for f in answered if f.kind == Rsp.ERROR}) >= 5
     dut = Board(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
-                lanes=2, readout_lanes=3)
+                lanes=2, readout_lanes=3, registered_reads=regs)
     got = bytearray()
     answers = []
+    offered = {"cmd": 0, "mem_cmd": 0, "both": 0}
+
+    async def arbiter_check(ctx):
+        # the core does not arbitrate: the command layer offers a command or a load-port
+        # request, never both in one cycle
+        core = dut.core
+        async for _, _, cv, mv in ctx.tick().sample(core.cmd.valid, core.mem_cmd.valid):
+            offered["cmd"] += cv
+            offered["mem_cmd"] += mv
+            offered["both"] += cv & mv
 
     async def host(ctx):
         for fr, exp in zip(frames, expected, strict=True):
@@ -128,7 +139,9 @@ def test_board_answers_as_the_board_model():
     sim.add_clock(1e-6)
     sim.add_testbench(host)
     sim.add_testbench(sink, background=True)
+    sim.add_testbench(arbiter_check, background=True)
     sim.run()
+    assert offered["cmd"] > 0 and offered["mem_cmd"] > 0 and offered["both"] == 0, offered
     for i, (fr, exp, ans) in enumerate(zip(frames, expected, answers, strict=True)):
         e_frames, a_frames = FrameReader().feed(exp), FrameReader().feed(ans)
         kind = fr[1] if len(fr) > 1 else None
