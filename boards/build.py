@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -40,7 +41,8 @@ __all__ = ["BuildFailed", "BuildReport", "board_clock", "bitstream_path", "build
 CELL_KINDS = {
     "ice40": {"logic_cells": "ICESTORM_LC", "ebr": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
               "dsp": "ICESTORM_DSP"},
-    "ecp5": {"logic_cells": "TRELLIS_COMB", "ebr": "DP16KD", "dsp": "MULT18X18D"},
+    "ecp5": {"logic_cells": "TRELLIS_COMB", "flip_flops": "TRELLIS_FF", "ebr": "DP16KD",
+             "dsp": "MULT18X18D"},
 }
 #: Name of the top-level design in the build directory (``snnfpga.bin``, ``snnfpga.tim``, ...).
 DESIGN_NAME = "snnfpga"
@@ -140,6 +142,39 @@ def parse_nextpnr_report(report: dict, family: str, device_totals: dict[str, int
             used[res] = (0, device_totals[res])
     fmax = {clk: float(v["achieved"]) for clk, v in report.get("fmax", {}).items()}
     return used, fmax
+
+
+def yosys_flip_flops(log: str, prefix: str = "SB_DFF") -> int | None:
+    """Flip-flops in the last cell statistics of a Yosys log (cells named ``prefix...``), or
+    None without statistics. On the iCE40 nextpnr counts a logic cell (a LUT, a carry and a
+    flip-flop) as one ``ICESTORM_LC``; the flip-flops alone are Yosys's count."""
+    lines = log.splitlines()
+    heads = [i for i, line in enumerate(lines)
+             if re.fullmatch(r"\s*(Number of cells:\s*\d+|\d+\s+cells)\s*", line)]
+    if not heads:
+        return None
+    total = 0
+    for line in lines[heads[-1] + 1:]:
+        if not line.strip():
+            break
+        m = re.fullmatch(r"\s*(\d+)\s+(\S+)\s*", line)
+        if m and m.group(2).startswith(prefix):
+            total += int(m.group(1))
+    return total
+
+
+def _with_flip_flops(used: dict, log_path: Path) -> dict:
+    """``used`` with the iCE40's flip-flops (one per logic cell on the device) after its
+    logic cells."""
+    ff = yosys_flip_flops(log_path.read_text(errors="replace")) if log_path.is_file() else None
+    if ff is None or "logic_cells" not in used:
+        return used
+    out = {}
+    for k, v in used.items():
+        out[k] = v
+        if k == "logic_cells":
+            out["flip_flops"] = (ff, v[1])
+    return out
 
 
 def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[float, str]:
@@ -286,6 +321,8 @@ def build_bitstream(board: str | BoardDescription, model=None, *,
     data = json.loads((out / "report.json").read_text())
     totals = {k: getattr(desc.device, k) for k in ("logic_cells", "ebr", "spram", "dsp")}
     report.used, report.fmax_mhz = parse_nextpnr_report(data, desc.family, totals)
+    if desc.family == "ice40":
+        report.used = _with_flip_flops(report.used, out / f"{name}.rpt")
     if pack_only:
         report.seconds = time.monotonic() - start
         return report

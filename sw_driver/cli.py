@@ -167,7 +167,8 @@ def _cmd_fit(args) -> int:
         print("synthesis and nextpnr's packer (about a minute) ...", flush=True)
         packed = build_bitstream(desc, model, build_dir=args.build_dir, pack_only=True)
         for k, (u, t) in packed.used.items():
-            print(f"  {k:12s} packed {u:6d} of {t:6d}   predicted {rep.need[k]:6d}")
+            pred = f"{rep.need[k]:6d}" if k in rep.need else "     -"   # no flip-flop model
+            print(f"  {k:12s} packed {u:6d} of {t:6d}   predicted {pred}")
         over = [f"{k}: {u} of {t}" for k, (u, t) in packed.used.items() if u > t]
         if over:
             print(f"snnfpga: error: the packed design does not fit the {desc.name}: "

@@ -21,6 +21,28 @@ def test_report_parsing():
     assert used == {"logic_cells": (10, 5280), "ebr": (0, 30), "spram": (0, 4),
                     "dsp": (8, 8)}
     assert fmax == {"clk": 31.5}
+    ecp5 = {"utilization": {"TRELLIS_COMB": {"used": 6194, "available": 83640},
+                            "TRELLIS_FF": {"used": 2888, "available": 83640}}}
+    used, _ = parse_nextpnr_report(ecp5, "ecp5", {"logic_cells": 83640, "ebr": 208, "dsp": 156})
+    assert used == {"logic_cells": (6194, 83640), "flip_flops": (2888, 83640),
+                    "ebr": (0, 208), "dsp": (0, 156)}
+
+
+@pytest.mark.parametrize("head", ["       54 cells", "   Number of cells:                 54"])
+def test_flip_flops_from_the_last_yosys_statistics(head):
+    from snnfpga.boards.build import yosys_flip_flops
+
+    block = f"""{head}
+        8   SB_MAC16
+       63   SB_DFF
+     1395   SB_DFFESR
+     3915   SB_LUT4
+
+"""
+    earlier = block.replace("63   SB_DFF", "99   SB_DFF")
+    log = "1. Executing\n" + earlier + "=== design hierarchy ===\n" + block + "2. Executing JSON\n"
+    assert yosys_flip_flops(log) == 63 + 1395
+    assert yosys_flip_flops("no statistics here") is None
 
 
 @pytest.mark.slow
@@ -37,6 +59,9 @@ def test_the_default_bitstream_fits_meets_timing_and_matches_the_prediction(tmp_
     pred = predict_fit(desc, m.config, len(m.vocab))
     rep = build_bitstream(desc, m, build_dir=tmp_path, check=False)
     assert rep.bitstream is not None and rep.bitstream.stat().st_size > 0
+    # flip-flops counted (Yosys's figure: the iCE40's logic cells each hold one)
+    ff, cells = rep.used["flip_flops"]
+    assert 0 < ff <= rep.used["logic_cells"][0] and cells == desc.device.logic_cells
     # placed with the board's seed, as the report says
     assert rep.seed == desc.place_seed
     assert f"--seed {desc.place_seed} " in (tmp_path / desc.id / "build_snnfpga.sh").read_text()
@@ -61,8 +86,9 @@ def test_fit_pack_prints_the_packed_cells_beside_the_prediction(tmp_path, capsys
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split() for line in out.splitlines()
             if " packed " in line}
-    assert set(rows) == {"logic_cells", "ebr", "spram", "dsp"}, out
+    assert set(rows) == {"logic_cells", "flip_flops", "ebr", "spram", "dsp"}, out
+    assert rows["flip_flops"][-1] == "-"   # counted, not predicted
     for k, (_, _, used, _, total, _, predicted) in rows.items():
         assert int(used) <= int(total), (k, used, total)
-        if k != "logic_cells":   # exact for memory and DSP blocks
+        if k not in ("logic_cells", "flip_flops"):   # exact for memory and DSP blocks
             assert used == predicted, (k, used, predicted)
