@@ -187,7 +187,8 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
     from ..model.golden import GoldenModel
     from ..sim.cosim import cycles_record
 
-    geom = Geometry(model.config, len(model.vocab), desc.lanes, desc.readout_lanes)
+    geom = Geometry(model.config, len(model.vocab), desc.lanes, desc.readout_lanes,
+                    desc.registered_reads)
     rec = cycles_record(model, desc.lanes, desc.readout_lanes, desc.registered_reads)
     if rec.is_file():
         data = json.loads(rec.read_text())
@@ -199,7 +200,7 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
                           "found (set SNNFPGA_DATA)")
     text = split_text(read_text(corpus), "val")[:chars]
     out = GoldenModel(model).run(model.vocab.encode(text))
-    bound = sum(cycle_lower_bound(geom, int(e), int(r), desc.registered_reads) for e, r in
+    bound = sum(cycle_lower_bound(geom, int(e), int(r)) for e, r in
                 zip(out.syn_events.tolist(), out.readout_ops.tolist(), strict=True))
     return bound / len(text) * SIM_OVERHEAD, \
         f"estimated: cycle bound on {len(text)} val chars x {SIM_OVERHEAD:.3f}"

@@ -48,7 +48,7 @@ def sweep_thresholds(model, text: str, thresholds, board: str = "icebreaker") ->
     for th in thresholds:
         m = with_threshold(model, th)
         geom = default_geometry(m, desc)
-        run, _ = text_counts(text, model=m, geom=geom, registered_reads=desc.registered_reads)
+        run, _ = text_counts(text, model=m, geom=geom)
         rep = estimate(run, desc, model=m, geom=geom)
         k = run.counters
         c = m.config
@@ -126,8 +126,7 @@ def main(argv=None) -> int:
 
     desc = load_board(a.board)
     geom = default_geometry(model, desc)
-    run, _ = text_counts(val[: a.chars], model=model, geom=geom,
-                         registered_reads=desc.registered_reads)
+    run, _ = text_counts(val[: a.chars], model=model, geom=geom)
     rep = estimate(run, desc, model=model, geom=geom)
     print(f"model: {Path(a.model).name if a.model else 'default.snnm'}; "
           f"{run.counters['tokens']} validation characters; golden back-end, counters derived")

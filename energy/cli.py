@@ -21,7 +21,7 @@ def _cmd_energy(args) -> int:
     geom = default_geometry(model, desc)
     kw = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature,
               seed=args.seed, backend=args.backend, model=model, geom=geom, port=args.port,
-              baudrate=args.baud, registered_reads=desc.registered_reads)
+              baudrate=args.baud)
     if args.measure:
         from .measure import measure_run, measured_report, open_monitor, run_in_thread
 

@@ -52,12 +52,13 @@ class GeometryKey:
     vocab_size: int
     lanes: int
     readout_lanes: int
+    registered_reads: bool = False
 
 
 def geometry_key(geom: Geometry) -> GeometryKey:
     c = geom.config
     return GeometryKey(c.neurons, c.fanout, c.steps, geom.vocab_size, geom.lanes,
-                       geom.readout_lanes)
+                       geom.readout_lanes, geom.registered_reads)
 
 
 #: Cycles beyond the bound, measured by co-simulation (Verilator, ``sim/tb_core.py``):
@@ -92,8 +93,7 @@ class RunCounts:
 
 
 def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | None = None,
-                    resets: int = 0, sampled: int | None = None,
-                    registered_reads: bool = False) -> RunCounts:
+                    resets: int = 0, sampled: int | None = None) -> RunCounts:
     """All counters of a run from the golden model's ``tokens``, ``spikes``, ``syn_events``,
     ``readout_ops`` (a dict as ``GoldenModel.generate(totals=...)`` fills it).
 
@@ -103,7 +103,10 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
         Summed counts; must have ``tokens``, ``spikes``, ``syn_events``, ``readout_ops``.
         If it already has every hardware counter (sim or board back-end), it is returned as is.
     geom : Geometry
-        Configuration, vocabulary size and lane counts of the core that ran (or would run).
+        Configuration, vocabulary size, lane counts and read latency of the core that ran (or
+        would run). Cycles are exact only for a geometry whose overhead over its bound was
+        measured (:data:`MEASURED_OVERHEAD`); otherwise they are the bound
+        (:func:`snnfpga.hw.core.cycle_lower_bound`), an estimate.
     last_neuron_spiked : int, optional
         Tokens in which neuron ``N - 1`` spiked; needed for exact cycles (without it they
         may fall short by one cycle a token, and are labelled an estimate).
@@ -112,10 +115,6 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
     sampled : int, optional
         Tokens whose next character was sampled (a generation samples after the last
         prompt character and every generated one, not after the others); default: all.
-    registered_reads : bool
-        The core was built with two-cycle fan-out and weight reads (the ULX3S): its cycle
-        bound is longer (:func:`snnfpga.hw.core.cycle_lower_bound`) and no overhead was
-        measured for it, so its cycles are that bound, an estimate.
     """
     if all(k in totals for k in COUNTERS):
         out = {k: int(totals[k]) for k in COUNTERS}
@@ -147,8 +146,8 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
     }
     # the bound is linear in its counts, so the bound of the sum is the sum of the bounds
     # the per-token part of the core's bound (no events, no readout words) is taken from it
-    bound = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0, registered_reads)
-    over = None if registered_reads else MEASURED_OVERHEAD.get(geometry_key(geom))
+    bound = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
+    over = MEASURED_OVERHEAD.get(geometry_key(geom))
     exact = over is not None and last_neuron_spiked is not None
     if over is not None:
         # without last_neuron_spiked: short by at most one cycle a token, and labelled so
@@ -200,7 +199,9 @@ def dense_counters(run: RunCounts, geom: Geometry) -> RunCounts:
 
 
 def default_geometry(model, board=None) -> Geometry:
-    """The geometry a model runs with on ``board`` (its lane counts) or the default build."""
-    lanes = board.lanes if board is not None else DEFAULT_LANES
-    readout = board.readout_lanes if board is not None else DEFAULT_READOUT_LANES
-    return Geometry(model.config, len(model.vocab), lanes, readout)
+    """The geometry a model runs with on ``board`` (its lane counts and read latency) or
+    the default build."""
+    if board is None:
+        return Geometry(model.config, len(model.vocab), DEFAULT_LANES, DEFAULT_READOUT_LANES)
+    return Geometry(model.config, len(model.vocab), board.lanes, board.readout_lanes,
+                    board.registered_reads)

@@ -220,8 +220,7 @@ def estimate(counters: dict | RunCounts, board: str | BoardDescription | EnergyM
     if geom is None:
         geom = default_geometry(load(model), desc)
     run = counters if isinstance(counters, RunCounts) else derive_counters(
-        counters, geom, last_neuron_spiked=last_neuron_spiked, resets=resets,
-        registered_reads=desc.registered_reads)
+        counters, geom, last_neuron_spiked=last_neuron_spiked, resets=resets)
     if run.counters["tokens"] == 0:
         raise EnergyError("the run fed no characters: nothing to report per character")
     return EnergyReport(desc.id, em, breakdown(run, em, geom),

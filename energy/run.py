@@ -21,8 +21,8 @@ __all__ = ["generate_counts", "generate_on_board", "open_board", "text_counts"]
 
 def generate_counts(prompt: str, *, max_new_tokens: int = 200, temperature: float = 0.8,
                     seed: int = 0, backend: str = "golden", model: SpikingModel | None = None,
-                    geom=None, port: str | None = None, baudrate: int = DEFAULT_BAUD,
-                    registered_reads: bool = False) -> tuple[str, RunCounts]:
+                    geom=None, port: str | None = None,
+                    baudrate: int = DEFAULT_BAUD) -> tuple[str, RunCounts]:
     """Generate as :func:`snnfpga.generate` does and return the text and the run's counters.
 
     On ``sim`` and ``board`` the counters are the chip's (a ``RESET`` included); on
@@ -38,7 +38,7 @@ def generate_counts(prompt: str, *, max_new_tokens: int = 200, temperature: floa
         text = generate(prompt, max_new_tokens=max_new_tokens, temperature=temperature,
                         seed=seed, backend=backend, model=m, counters=counters, port=port,
                         baudrate=baudrate)
-        return text, derive_counters(counters, geom, registered_reads=registered_reads)
+        return text, derive_counters(counters, geom)
     gm = GoldenModel(m)
     fed = [int(i) for i in gm._check_tokens(m.vocab.encode(prompt))]
     if not fed:
@@ -68,12 +68,11 @@ def generate_counts(prompt: str, *, max_new_tokens: int = 200, temperature: floa
             fed.append(nxt)
     text = "".join(m.vocab.chars[j] for j in out)
     return text, derive_counters(totals, geom, last_neuron_spiked=last, resets=1,
-                                 registered_reads=registered_reads,
                                  sampled=max_new_tokens)
 
 
-def text_counts(text: str, *, model: SpikingModel | None = None, geom=None,
-                registered_reads: bool = False) -> tuple[RunCounts, dict]:
+def text_counts(text: str, *, model: SpikingModel | None = None,
+                geom=None) -> tuple[RunCounts, dict]:
     """Feed every character of ``text`` after one ``RESET`` (golden model), each token
     sampled as ``make sim`` feeds it; return the counters and the per-token figures
     (``spikes``, ``syn_events`` as tensors)."""
@@ -88,8 +87,7 @@ def text_counts(text: str, *, model: SpikingModel | None = None, geom=None,
               "syn_events": int(res.syn_events.sum()),
               "readout_ops": int(res.readout_ops.sum())}
     last = int((res.counts[:, m.config.neurons - 1] != 0).sum())
-    return derive_counters(totals, geom, last_neuron_spiked=last, resets=1,
-                           registered_reads=registered_reads), \
+    return derive_counters(totals, geom, last_neuron_spiked=last, resets=1), \
         {"spikes": res.spikes, "syn_events": res.syn_events}
 
 

@@ -73,7 +73,7 @@ class Board(wiring.Component):
         self._core = Core(config=config, vocab_size=vocab_size, weights=weights, lanes=lanes,
                           readout_lanes=readout_lanes, spram=spram,
                           registered_reads=registered_reads)
-        self._geom = Geometry(config, vocab_size, lanes, readout_lanes)
+        self._geom = Geometry(config, vocab_size, lanes, readout_lanes, registered_reads)
         super().__init__({"i_stream": In(stream.Signature(8)),
                           "o_stream": Out(stream.Signature(8))})
 

@@ -60,8 +60,7 @@ class Op(IntEnum):
     RESET = 1   # clear membranes and pending spikes, seed the sampler's generator
 
 
-def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int,
-                      registered_reads: bool = False) -> int:
+def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
     """Cycles one character needs at least, set by the memory ports and lanes of the core.
 
     Every phase is bound by one memory that it reads one word per cycle::
@@ -73,12 +72,13 @@ def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int,
                                     that spiked in the token (readout)
 
     ``S`` follows from the token's readout operations, ``readout_ops = V * (N + S)``. With
-    ``registered_reads`` a neuron-phase group takes two cycles and each readout block one more.
+    ``geom.registered_reads`` a neuron-phase group takes two cycles and each readout block one
+    more.
     """
     c = geom.config
     words_per_block = readout_ops // geom.vocab_size
     bound = syn_events + c.steps * geom.groups + geom.blocks * words_per_block
-    if registered_reads:
+    if geom.registered_reads:
         bound += c.steps * geom.groups + geom.blocks
     return bound
 
@@ -170,7 +170,7 @@ class Core(wiring.Component):
                  spram: bool = False, registered_reads: bool = False):
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig, not {config!r}")
-        geom = Geometry(config, vocab_size, lanes, readout_lanes)
+        geom = Geometry(config, vocab_size, lanes, readout_lanes, registered_reads)
         if weights is not None:
             weights.validate(config, vocab_size)
             if spram:

@@ -65,12 +65,15 @@ class MemId(IntEnum):
 
 @dataclass(frozen=True)
 class Geometry:
-    """Sizes of the core's memories for one configuration, vocabulary and lane counts."""
+    """Sizes of the core's memories for one configuration, vocabulary and lane counts, and
+    whether the core reads its fan-out and weight memories in two cycles (``registered_reads``,
+    the ECP5 build): what the core's schedule, hence its cycle counts, follows from."""
 
     config: ModelConfig
     vocab_size: int
     lanes: int = DEFAULT_LANES
     readout_lanes: int = DEFAULT_READOUT_LANES
+    registered_reads: bool = False
 
     def __post_init__(self):
         c = self.config
@@ -82,6 +85,8 @@ class Geometry:
                 or not 1 <= self.readout_lanes <= 64:
             raise ValueError(f"readout_lanes must be an integer in 1 .. 64, "
                              f"not {self.readout_lanes!r}")
+        if not isinstance(self.registered_reads, bool):
+            raise ValueError(f"registered_reads must be a bool, not {self.registered_reads!r}")
         if not 1 <= self.vocab_size <= 256:
             raise ValueError(f"vocab_size must be in 1 .. 256, not {self.vocab_size!r}")
 

@@ -65,7 +65,7 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
     core = Core(config=model.config, vocab_size=len(model.vocab),
                 weights=None if spram else model.weights, lanes=lanes,
                 readout_lanes=readout_lanes, spram=spram, registered_reads=registered_reads)
-    geom = Geometry(model.config, len(model.vocab), lanes, readout_lanes)
+    geom = Geometry(model.config, len(model.vocab), lanes, readout_lanes, registered_reads)
     data = {
         "model": str(Path(model_path).resolve()), "lanes": lanes,
         "readout_lanes": readout_lanes,
@@ -81,7 +81,7 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
     out = res.outputs
     return CosimReport(
         tokens=out["tokens"], mismatch=out["mismatch"], cycles=out["cycles"],
-        bounds=[cycle_lower_bound(geom, e, r, registered_reads)
+        bounds=[cycle_lower_bound(geom, e, r)
                 for e, r in zip(out["syn_events"], out["readout_ops"], strict=True)],
         spikes=out["spikes"],
         syn_events=out["syn_events"], sim_seconds=out["seconds"],

@@ -1,5 +1,6 @@
 """Counters derived from the golden model against a co-simulation of the core, exactly."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -136,11 +137,17 @@ def test_registered_reads_lengthen_the_derived_cycles_and_make_them_an_estimate(
     geom = default_geometry(model)
     totals = {"tokens": 3, "spikes": 40, "syn_events": 40 * 64, "readout_ops": 3 * 65 * 530}
     plain = derive_counters(totals, geom, last_neuron_spiked=0, resets=1)
-    regs = derive_counters(totals, geom, last_neuron_spiked=0, resets=1, registered_reads=True)
+    regs = derive_counters(totals, dataclasses.replace(geom, registered_reads=True),
+                           last_neuron_spiked=0, resets=1)
     c = geom.config
     over = MEASURED_OVERHEAD[geometry_key(geom)]
     bound = plain.counters["cycles"] - 3 * over[0] - 3 * over[1] - over[3]
     assert regs.counters["cycles"] == bound + 3 * (c.steps * geom.groups + geom.blocks)
     assert plain.cycles_exact and not regs.cycles_exact
+    # the ECP5 boards' geometry carries their read latency
+    from snnfpga.boards.description import load_board
+    ulx3s = load_board("ulx3s")
+    assert default_geometry(model, ulx3s).registered_reads
+    assert not default_geometry(model, load_board("icebreaker")).registered_reads
     assert {k: v for k, v in regs.counters.items() if k != "cycles"} == \
         {k: v for k, v in plain.counters.items() if k != "cycles"}

@@ -187,9 +187,8 @@ def test_core_with_registered_reads_equals_golden(name):
     exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=len(name),
                         registered_reads=True, load=True)
     assert sum(t.syn_events for t in exp.tokens) > 0
-    geom = Geometry(model.config, len(model.vocab), lanes, rlanes)
-    bounds = [cycle_lower_bound(geom, t.syn_events, t.readout_ops, registered_reads=True)
-              for t in exp.tokens]
+    geom = Geometry(model.config, len(model.vocab), lanes, rlanes, registered_reads=True)
+    bounds = [cycle_lower_bound(geom, t.syn_events, t.readout_ops) for t in exp.tokens]
     assert totals["cycles"] >= sum(bounds)
 
 
