@@ -3,19 +3,8 @@
 The sim and board back-ends read all of :data:`snnfpga.hw.core.COUNTERS` from the chip. The
 golden back-end counts only what the network did (tokens, spikes, synaptic events, readout
 operations); the memory words follow from those counts and the geometry exactly, because
-the core reads and writes its memories in a fixed pattern per phase (``hw/core.py``):
-
-=================  ====================================================================
-counter            per token
-=================  ====================================================================
-``fanout_reads``   ``E`` (one fan-out entry per synaptic event)
-``weight_reads``   ``2*T*N/P`` (leak and input-weight words) ``+ V`` (biases)
-                   ``+ B*(N + S)`` (readout words: membrane and, for the ``S`` neurons
-                   that spiked, count weights), with ``readout_ops = V*(N + S)``
-``state_reads``    ``E`` (accumulators) ``+ T*N/P*(2 + P)`` (membrane, count and ``P``
-                   accumulator words) ``+ 2*B*N`` (membrane and count in the readout)
-``state_writes``   ``E + T*N/P*(2 + P)``
-=================  ====================================================================
+the core reads and writes its memories in a fixed pattern per phase
+(:func:`snnfpga.hw.core.memory_words`).
 
 Cycles are the cycle bound (:func:`snnfpga.hw.core.cycle_lower_bound`) plus the pipeline's
 overhead per token. For the geometries in :data:`MEASURED_OVERHEAD` that overhead was
@@ -30,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..hw.core import COUNTERS, cycle_lower_bound
+from ..hw.core import COUNTERS, cycle_lower_bound, memory_words
 from ..hw.memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry
 from ..model.errors import SnnfpgaError
 
@@ -126,10 +115,8 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
     if missing:
         raise EnergyError(f"counters lack {', '.join(missing)}: expected at least tokens, "
                           "spikes, syn_events and readout_ops")
-    c = geom.config
     n_tok, ev, ro = int(totals["tokens"]), int(totals["syn_events"]), int(totals["readout_ops"])
-    V, N, T, P, NG, NB = geom.vocab_size, c.neurons, c.steps, geom.lanes, geom.groups, \
-        geom.blocks
+    V, NB = geom.vocab_size, geom.blocks
     if ro % V:
         raise EnergyError(f"readout_ops={ro} is not a multiple of the vocabulary size {V}")
     feats = ro // V                         # sum over tokens of N + S
@@ -138,10 +125,7 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
         raise EnergyError(f"sampled={sampled} must be between 0 and tokens={n_tok}")
     out = {
         "tokens": n_tok, "spikes": int(totals["spikes"]), "syn_events": ev, "readout_ops": ro,
-        "fanout_reads": ev,
-        "weight_reads": n_tok * (2 * T * NG + V) + NB * feats,
-        "state_reads": ev + n_tok * T * NG * (2 + P) + 2 * NB * N * n_tok,
-        "state_writes": ev + n_tok * T * NG * (2 + P),
+        **memory_words(geom, n_tok, ev, ro),
         "resets": resets, "sampled": sampled,
     }
     # the bound is linear in its counts, so the bound of the sum is the sum of the bounds
@@ -174,19 +158,15 @@ def dense_counters(run: RunCounts, geom: Geometry) -> RunCounts:
     c = geom.config
     k = run.counters
     n_tok = k["tokens"]
-    V, N, T, P, F, NG, NB = geom.vocab_size, c.neurons, c.steps, geom.lanes, c.fanout, \
-        geom.groups, geom.blocks
+    V, N, T, F, NB = geom.vocab_size, c.neurons, c.steps, c.fanout, geom.blocks
     ev = n_tok * T * N * F
     feats = n_tok * 2 * N
     out = {
         "tokens": n_tok, "spikes": k["spikes"], "syn_events": ev, "readout_ops": V * feats,
-        "fanout_reads": ev,
-        "weight_reads": n_tok * (2 * T * NG + V) + NB * feats,
-        "state_reads": ev + n_tok * T * NG * (2 + P) + 2 * NB * N * n_tok,
-        "state_writes": ev + n_tok * T * NG * (2 + P),
+        **memory_words(geom, n_tok, ev, V * feats),
         "resets": k.get("resets", 0), "sampled": k.get("sampled", n_tok),
     }
-    cycles = ev + n_tok * T * NG + NB * feats
+    cycles = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
     over = MEASURED_OVERHEAD.get(geometry_key(geom))
     if over is not None:
         per_tok, per_sample, last, per_reset = over

@@ -83,6 +83,35 @@ def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
     return bound
 
 
+def memory_words(geom: Geometry, tokens: int, syn_events: int, readout_ops: int) -> dict:
+    """Words the memory-access counters count for ``tokens`` tokens with these events.
+
+    The core reads and writes its memories in a fixed pattern per phase, so the words follow
+    from the counts and the geometry exactly (``S`` below is the number of neurons that
+    spiked in a token, ``readout_ops = V * (N + S)``), with or without registered reads::
+
+        fanout_reads    E                   one fan-out entry per synaptic event
+        weight_reads    2*T*N/P + V         leak and input-weight words, biases
+                        + B*(N + S)         readout words: membrane and, for the spiking
+                                            neurons, count weights
+        state_reads     E + T*N/P*(2 + P)   accumulators; membrane, count and P accumulator
+                        + 2*B*N             words; membrane and count in the readout
+        state_writes    E + T*N/P*(2 + P)
+
+    (per token, ``E`` its synaptic events, ``B = ceil(V/R)``).
+    """
+    c = geom.config
+    T, NG, P, NB = c.steps, geom.groups, geom.lanes, geom.blocks
+    feats = readout_ops // geom.vocab_size        # sum over tokens of N + S
+    neuron_phase = tokens * T * NG * (2 + P)
+    return {
+        "fanout_reads": syn_events,
+        "weight_reads": tokens * (2 * T * NG + geom.vocab_size) + NB * feats,
+        "state_reads": syn_events + neuron_phase + 2 * NB * c.neurons * tokens,
+        "state_writes": syn_events + neuron_phase,
+    }
+
+
 class Core(wiring.Component):
     """The spiking language model of ``snnfpga.model.golden``, bit for bit, in gateware.
 

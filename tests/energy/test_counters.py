@@ -151,3 +151,10 @@ def test_registered_reads_lengthen_the_derived_cycles_and_make_them_an_estimate(
     assert not default_geometry(model, load_board("icebreaker")).registered_reads
     assert {k: v for k, v in regs.counters.items() if k != "cycles"} == \
         {k: v for k, v in plain.counters.items() if k != "cycles"}
+    # the dense comparison runs on the same core: its bound grows by the same terms
+    rgeom = dataclasses.replace(geom, registered_reads=True)
+    d_plain, d_regs = dense_counters(plain, geom), dense_counters(regs, rgeom)
+    assert d_regs.counters["cycles"] == d_plain.counters["cycles"] - (
+        3 * over[0] + 3 * over[1] + 3 * over[2] + over[3]) + 3 * (c.steps * geom.groups
+                                                                   + geom.blocks)
+    assert not d_regs.cycles_exact
