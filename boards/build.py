@@ -182,14 +182,12 @@ def _cycles_per_char(model, desc: BoardDescription, chars: int = 1000) -> tuple[
     else the cycle bound of the golden model's counts on validation text times the overhead
     ``make sim`` measured on the default model."""
     from ..hw.core import cycle_lower_bound
-    from ..hw.memmap import Geometry
     from ..model.data import read_text, shared_corpus, split_text
     from ..model.golden import GoldenModel
     from ..sim.cosim import cycles_record
 
-    geom = Geometry(model.config, len(model.vocab), desc.lanes, desc.readout_lanes,
-                    desc.registered_reads)
-    rec = cycles_record(model, desc.lanes, desc.readout_lanes, desc.registered_reads)
+    geom = desc.geometry(model.config, len(model.vocab))
+    rec = cycles_record(model, geom)
     if rec.is_file():
         data = json.loads(rec.read_text())
         return float(data["cycles_per_char"]), \

@@ -81,6 +81,13 @@ class BoardDescription:
         from .platforms import platform_class
         return platform_class(self)
 
+    def geometry(self, config, vocab_size: int):
+        """The core's geometry on this board for a model's configuration and vocabulary: its
+        lanes and read latency (:class:`snnfpga.hw.memmap.Geometry`)."""
+        from ..hw.memmap import Geometry
+        return Geometry(config, vocab_size, self.lanes, self.readout_lanes,
+                        self.registered_reads)
+
     def model_path(self) -> Path:
         """The model file the board is built with by default."""
         from ..sw_driver.api import default_model_path

@@ -109,10 +109,10 @@ def board_memories(desc: BoardDescription, config, vocab_size: int) -> list[Memo
     from ..hw.board import UART_FIFO_DEPTH
     from ..hw.framing import BUFFER_BYTES
     from ..hw.lif import accumulator_shape
-    from ..hw.memmap import Geometry, MemId
+    from ..hw.memmap import MemId
     from ..model.golden import gumbel_table
 
-    g = Geometry(config, vocab_size, desc.lanes, desc.readout_lanes)
+    g = desc.geometry(config, vocab_size)
     n = config.neurons
     table = gumbel_table(config.gumbel_frac_bits)
     gumbel_width = Shape.cast(range(int(table.min()), int(table.max()) + 1)).width

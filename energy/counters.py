@@ -183,5 +183,4 @@ def default_geometry(model, board=None) -> Geometry:
     the default build."""
     if board is None:
         return Geometry(model.config, len(model.vocab), DEFAULT_LANES, DEFAULT_READOUT_LANES)
-    return Geometry(model.config, len(model.vocab), board.lanes, board.readout_lanes,
-                    board.registered_reads)
+    return board.geometry(model.config, len(model.vocab))

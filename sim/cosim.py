@@ -128,8 +128,7 @@ def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
     return reports
 
 
-def cycles_record(model: SpikingModel, lanes: int, readout_lanes: int,
-                  registered_reads: bool = False) -> Path:
+def cycles_record(model: SpikingModel, geom: Geometry) -> Path:
     """Where ``make sim`` leaves the cycles per character it measured for a model and build,
     for the board builds' speed figure: named after a hash of the configuration and weights."""
     import hashlib
@@ -139,8 +138,9 @@ def cycles_record(model: SpikingModel, lanes: int, readout_lanes: int,
     for name in sorted(vars(model.weights)):
         h.update(name.encode())
         h.update(getattr(model.weights, name).tobytes())
-    regs = "-regs" if registered_reads else ""
-    return build_root() / f"cycles-{h.hexdigest()[:12]}-p{lanes}-r{readout_lanes}{regs}.json"
+    regs = "-regs" if geom.registered_reads else ""
+    return build_root() / (f"cycles-{h.hexdigest()[:12]}-p{geom.lanes}-r{geom.readout_lanes}"
+                           f"{regs}.json")
 
 
 def main(argv=None) -> int:
@@ -203,7 +203,9 @@ def main(argv=None) -> int:
             print(f"  waveform                {r.waves}")
     print(f"\ntotal wall time, build included: {total:.1f} s")
     sampled = reports[-1][1]   # the sampled run: what GENERATE does
-    rec = cycles_record(load_model(model_path), a.lanes, a.readout_lanes, a.registered_reads)
+    m = load_model(model_path)
+    rec = cycles_record(m, Geometry(m.config, len(m.vocab), a.lanes, a.readout_lanes,
+                                    a.registered_reads))
     rec.parent.mkdir(parents=True, exist_ok=True)
     rec.write_text(json.dumps({"cycles_per_char": statistics.fmean(sampled.cycles),
                                "chars": sampled.tokens, "temperature": a.temperature}))
