@@ -160,9 +160,9 @@ class Core(wiring.Component):
         multiplexer over ~100 blocks, then a multiplier or an address) at that register; a
         fan-out read is issued from registers a cycle after its entry is taken, and so is a
         load-port request; and a count word's read is decided a cycle ahead, from
-        registers. The arithmetic and the
-        counters are unchanged; the cycles change: two more per synapse phase with events,
-        one or two more per readout block, and the neuron phase takes two cycles a group.
+        registers. The arithmetic and the counters are unchanged; the cycles change: two more
+        per synapse phase with events, one or two more per readout block, and the neuron phase
+        takes two cycles a group.
 
     Attributes
     ----------
