@@ -34,7 +34,7 @@ from ..sw_driver.protocol import (
 )
 from .core import COUNTERS, Core, Op
 from .framing import FrameRx, FrameTx
-from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId
+from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, MemId
 from .sampler import TEMPERATURE_BITS
 
 __all__ = ["Board", "BoardTop", "CRC32_POLY"]
@@ -73,7 +73,7 @@ class Board(wiring.Component):
         self._core = Core(config=config, vocab_size=vocab_size, weights=weights, lanes=lanes,
                           readout_lanes=readout_lanes, spram=spram,
                           registered_reads=registered_reads)
-        self._geom = Geometry(config, vocab_size, lanes, readout_lanes, registered_reads)
+        self._geom = self._core.geometry
         super().__init__({"i_stream": In(stream.Signature(8)),
                           "o_stream": Out(stream.Signature(8))})
 

@@ -216,7 +216,6 @@ class Core(wiring.Component):
             raise ValueError("registered_reads builds the memories from block RAM: it cannot be "
                              "combined with spram")
         self._spram = spram
-        self._regs = registered_reads
         self._geom = geom
         self._weights = weights
         c = config
@@ -257,7 +256,7 @@ class Core(wiring.Component):
     @property
     def registered_reads(self) -> bool:
         """The fan-out and weight reads take two cycles (see the parameter)."""
-        return self._regs
+        return self._geom.registered_reads
 
     @property
     def logit_shape(self) -> Shape:
@@ -271,6 +270,7 @@ class Core(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         g = self._geom
+        regs = g.registered_reads
         c = g.config
         P, R, N, F, T = g.lanes, g.readout_lanes, c.neurons, c.fanout, c.steps
         NG, NB, V = g.groups, g.blocks, g.vocab_size
@@ -284,7 +284,7 @@ class Core(wiring.Component):
             if mid in SINGLE_PORT:
                 ram = SinglePortRAM(width=g.width(mid), depth=g.depth(mid),
                                     init=init.get(mid, []), spram=self._spram,
-                                    registered=self._regs)
+                                    registered=regs)
                 m.submodules[f"mem_{mid.name.lower()}"] = ram
                 rd[mid] = _Port(ram.r_addr, ram.r_en, ram.r_data)
                 wr[mid] = _Port(ram.w_addr, ram.w_en, ram.w_data)
@@ -355,7 +355,7 @@ class Core(wiring.Component):
         # the address of entry j of the popped id's list, read as the entry is taken
         fan_addr = const_mul(ev.payload, F) + j
         fan_en = ev.valid
-        if self._regs:
+        if regs:
             # registered reads: the fan-out read is issued a cycle after the entry is taken,
             # from registers (the event memory's clock-to-out and the address's route to ~60
             # block RAMs are two cycles), and its word arrives a cycle later still. With a
@@ -386,7 +386,7 @@ class Core(wiring.Component):
         # write back ---------------------------------------------------------------------------
         ng = Signal(range(NG + 1))            # next group to read
         n1_valid = Signal()
-        n1_wait = Signal() if self._regs else None   # registered reads: N1 waits a cycle
+        n1_wait = Signal() if regs else None   # registered reads: N1 waits a cycle
         n1_group = Signal(range(NG))
         G = g.win_groups_per_word
         win_addr = Signal(range(g.depth(MemId.WGT)))   # wgt word of group ng's input weights
@@ -465,7 +465,7 @@ class Core(wiring.Component):
         c_r1 = c_sel[r1_lane]
         shifted = v_r1 >> c.feature_shift
         fm = Mux(shifted > c.f_max, c.f_max, Mux(shifted < c.f_min, c.f_min, shifted))
-        if self._regs:
+        if regs:
             # registered reads: a count word's decision is registered before it drives the
             # weight memory's address (the count's clock-to-out, the test, then ~100 address
             # pins was the next longest path): R1 of a membrane word leaves the neuron's count
@@ -484,7 +484,7 @@ class Core(wiring.Component):
             fc = c_r1 << c.count_shift
         feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
         m.d.comb += feat.eq(Mux(r1_kind, fc, fm))
-        if self._regs:
+        if regs:
             r1_last = r1_kind & r1_cnt_last
         else:
             r1_last = r1_nlast & (r1_kind | (c_r1 == 0))   # no count word follows
@@ -492,7 +492,7 @@ class Core(wiring.Component):
         m.d.comb += ro_addr.eq(const_mul(rb, 2 * N) + rn)
         cnt_issue = Signal()                  # R0 issues the count word of R1's neuron
         mem_issue = Signal()                  # R0 issues the membrane word of neuron rn
-        if self._regs:
+        if regs:
             m.d.comb += cnt_issue.eq(ro_pend)
             with m.If(r1_valid & ~r1_kind):
                 m.d.sync += [ro_pend.eq((c_r1 != 0) | r1_nlast), ro_pend_read.eq(c_r1 != 0),
@@ -509,7 +509,7 @@ class Core(wiring.Component):
         lanes_valid = Signal(range(R + 1))
         m.d.comb += lanes_valid.eq(Mux(rb == NB - 1, V - (NB - 1) * R, R))
         # registered reads: R1b waits a cycle for the weight word, holding R1's feature
-        if self._regs:
+        if regs:
             r1b_valid, r1b_first, r1b_last = Signal(), Signal(), Signal()
             r1b_nv = Signal(range(R + 1))
             feat_b = Signal.like(feat)
@@ -581,7 +581,7 @@ class Core(wiring.Component):
 
         # -- load port --------------------------------------------------------------------------
         mc = self.mem_cmd.payload
-        if self._regs:
+        if regs:
             # registered reads: a request is performed a cycle after it is taken, from
             # registers, so that the command layer's decision to offer it does not run on into
             # the enables of ~60 block RAMs
@@ -600,7 +600,7 @@ class Core(wiring.Component):
         m.d.comb += self.mem_rsp.payload.eq(rd_data[rsp_mem])
         with m.If(self.mem_rsp.valid & self.mem_rsp.ready):
             m.d.sync += self.mem_rsp.valid.eq(0)
-        if self._regs:        # registered reads: the word is one more cycle away
+        if regs:        # registered reads: the word is one more cycle away
             rsp_wait = Signal()
             with m.If(rsp_pending):
                 m.d.sync += [rsp_pending.eq(0), rsp_wait.eq(1)]
@@ -615,7 +615,7 @@ class Core(wiring.Component):
         m.d.comb += [self.busy.eq(busy), inc["cycles"].eq(busy)]
         # during a load-port read, hold the read data until the response is taken
         hold_rsp = rsp_pending | self.mem_rsp.valid
-        if self._regs:
+        if regs:
             hold_rsp = hold_rsp | rsp_wait | lp_valid
 
         def perform(req):
@@ -641,7 +641,7 @@ class Core(wiring.Component):
                 for mid in MemId:
                     m.d.comb += [wr[mid].addr.eq(access.addr), rd[mid].addr.eq(access.addr),
                                  wr[mid].data.eq(access.data)]
-                if self._regs:
+                if regs:
                     with m.If(lp_valid):
                         perform(lp)
                 with m.If(self.cmd.valid & self.cmd.ready):
@@ -663,7 +663,7 @@ class Core(wiring.Component):
                         m.d.sync += j.eq(0)
                         m.next = "SYN"
                 with m.Elif(self.mem_cmd.valid & self.mem_cmd.ready):
-                    if self._regs:
+                    if regs:
                         m.d.comb += take_mem.eq(1)
                     else:
                         perform(mc)
@@ -695,7 +695,7 @@ class Core(wiring.Component):
                 with m.If(ev.valid):
                     m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
                 syn_done = (queue.cur_level == 0) & ~s1_valid & ~s2_valid
-                with m.If(syn_done & ~s0_wait & ~fan_en if self._regs else syn_done):
+                with m.If(syn_done & ~s0_wait & ~fan_en if regs else syn_done):
                     m.d.sync += [ng.eq(0), n1_valid.eq(0), n2_valid.eq(0), win_slot.eq(0),
                                  win_addr.eq(g.win_base + const_mul(x, g.win_row_words))]
                     m.next = "NEU"
@@ -704,10 +704,10 @@ class Core(wiring.Component):
                 m.d.comb += busy.eq(1)
                 m.d.comb += [n2_consume.eq(n2_valid & (pend_after == 0)),
                              n1_advance.eq(n1_valid & ~n1_wait & (~n2_valid | n2_consume)
-                                           if self._regs else
+                                           if regs else
                                            n1_valid & (~n2_valid | n2_consume))]
                 issue = (~n1_valid | n1_advance) & (ng < NG)
-                if self._regs:   # the other memories hold their words meanwhile
+                if regs:   # the other memories hold their words meanwhile
                     m.d.sync += n1_wait.eq(issue)
                 m.d.comb += [
                     rd[MemId.VMEM].addr.eq(ng), rd[MemId.LEAK].addr.eq(ng),
@@ -765,12 +765,12 @@ class Core(wiring.Component):
                              rd[MemId.BIAS].addr.eq(oidx + 1), rd[MemId.BIAS].en.eq(bias_next)]
                 # a block starts only when the previous block's logits have all gone out
                 empty = (ocount == 0) & ~r1_valid & ~r2_valid & ~block_done
-                if self._regs:
+                if regs:
                     empty = empty & ~r1b_valid & ~ro_pend
                 start_ok = (rn != 0) | empty
                 m.d.comb += mem_issue.eq(~cnt_issue & (rb < NB) & (rn < N) & start_ok)
                 with m.If(cnt_issue):
-                    if self._regs:
+                    if regs:
                         m.d.comb += [
                             rd[MemId.WGT].addr.eq(ro_pend_addr), rd[MemId.WGT].en.eq(ro_pend_read),
                             inc["weight_reads"].eq(ro_pend_read + bias_next),
@@ -797,10 +797,10 @@ class Core(wiring.Component):
                         m.d.sync += [rn.eq(0), rb.eq(rb + 1)]
                     with m.Else():
                         m.d.sync += rn.eq(rn + 1)
-                with m.If(r1_valid if not self._regs else r1_valid & ~(r1_kind & (r1_cnt == 0))):
+                with m.If(r1_valid if not regs else r1_valid & ~(r1_kind & (r1_cnt == 0))):
                     m.d.comb += inc["readout_ops"].eq(r1_nv)
                 finished = (rb == NB) & ~r1_valid & ~r2_valid & (ocount == 0) & ~block_done
-                with m.If(finished & ~r1b_valid & ~ro_pend if self._regs else finished):
+                with m.If(finished & ~r1b_valid & ~ro_pend if regs else finished):
                     m.next = "FINISH"
 
             with m.State("FINISH"):

@@ -65,7 +65,7 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
     core = Core(config=model.config, vocab_size=len(model.vocab),
                 weights=None if spram else model.weights, lanes=lanes,
                 readout_lanes=readout_lanes, spram=spram, registered_reads=registered_reads)
-    geom = Geometry(model.config, len(model.vocab), lanes, readout_lanes, registered_reads)
+    geom = core.geometry
     data = {
         "model": str(Path(model_path).resolve()), "lanes": lanes,
         "readout_lanes": readout_lanes,
