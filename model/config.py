@@ -16,7 +16,7 @@ import yaml
 
 from .errors import ModelError
 
-__all__ = ["ModelConfig", "TrainConfig", "load_config"]
+__all__ = ["ModelConfig", "TrainConfig", "load_config", "with_overrides"]
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -197,6 +197,8 @@ class TrainConfig:
     rate_target: float = 0.06
     rate_penalty: float = 1.0
     surrogate_slope: float = 4.0
+    surrogate_damping: float = 1.0  # factor on the surrogate derivative
+    clip: str = "global"  # gradient-norm clipping at 1: "global" or "per_group" (readout apart)
     init_scale: float = 1.0
     eval_every: int = 200
     rollback_bpc: float = 0.3   # dev BPC this far above the best: roll back, halve the lr
@@ -205,8 +207,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.recipe not in ("trained", "reservoir"):
             raise ModelError(f"recipe must be 'trained' or 'reservoir', not {self.recipe!r}")
+        if self.clip not in ("global", "per_group"):
+            raise ModelError(f"clip must be 'global' or 'per_group', not {self.clip!r}")
         for name in ("batch", "seq_len"):
             _check_int(name, getattr(self, name), 1, 1 << 20)
+        for name in ("seed", "eval_every", "max_steps"):
+            _check_int(name, getattr(self, name), 0 if name != "eval_every" else 1, 1 << 62)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or not value >= 0):
+                raise ModelError(f"training key {f.name} must be a number >= 0, not {value!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -252,3 +263,40 @@ def load_config(path: str | Path) -> ExperimentConfig:
         train=TrainConfig.from_dict(raw.get("train") or {}),
         vocabulary=vocab,
     )
+
+
+def _override_value(text: str) -> Any:
+    """A value as YAML reads it, with exponent floats (``5e-4``) read as floats."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def with_overrides(exp: ExperimentConfig, items: list[str]) -> ExperimentConfig:
+    """``exp`` with ``section.key=value`` items applied (sections ``model`` and ``train``).
+
+    Each value is read as YAML (``4``, ``false``, ``5e-4``, ``zero``); the changed section is
+    rebuilt, so its checks run on the new value.
+    """
+    sections = {"model": dict(dataclasses.asdict(exp.model)),
+                "train": dict(dataclasses.asdict(exp.train))}
+    for item in items:
+        key, eq, text = item.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not eq or not dot or section not in sections or not name:
+            raise ModelError(f"an override is SECTION.KEY=VALUE with SECTION 'model' or 'train' "
+                             f"(for example model.steps=4), not {item!r}")
+        if name not in sections[section]:
+            raise ModelError(f"unknown {section} key {name!r} in {item!r}; expected one of "
+                             f"{sorted(sections[section])}")
+        sections[section][name] = _override_value(text.strip())
+    return ExperimentConfig(model=ModelConfig.from_dict(sections["model"]),
+                            train=TrainConfig.from_dict(sections["train"]),
+                            vocabulary=exp.vocabulary)

@@ -25,18 +25,19 @@ __all__ = ["SurrogateSNN"]
 
 
 class _Spike(torch.autograd.Function):
-    """Heaviside step forward; fast-sigmoid derivative ``1 / (1 + a|x|)**2`` backward."""
+    """Heaviside step forward; fast-sigmoid derivative ``d / (1 + a|x|)**2`` backward
+    (slope ``a``, damping ``d``)."""
 
     @staticmethod
-    def forward(ctx, x, slope):
+    def forward(ctx, x, slope, damping):
         ctx.save_for_backward(x)
-        ctx.slope = slope
+        ctx.slope, ctx.damping = slope, damping
         return (x >= 0).to(x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad / (1.0 + ctx.slope * x.abs()) ** 2, None
+        return ctx.damping * grad / (1.0 + ctx.slope * x.abs()) ** 2, None, None
 
 
 def _round_ste(x):
@@ -85,6 +86,7 @@ class SurrogateSNN(nn.Module):
         self.b_real = nn.Parameter(torch.zeros(vocab_size))
         self.mode = "float"
         self.slope = 4.0
+        self.damping = 1.0   # < 1 keeps gradients through many spike steps from growing
         self.logit_frac_bits = cfg.logit_frac_bits
 
     # -- integer-unit views of the parameters -------------------------------------------------
@@ -165,7 +167,7 @@ class SurrogateSNN(nn.Module):
                 if t == 0 or c.input_every_step:
                     v = v + drive
                 v = v.clamp(lo, hi)
-                s = _Spike.apply((v - theta) / theta, self.slope)
+                s = _Spike.apply((v - theta) / theta, self.slope, self.damping)
                 if c.reset == "subtract":
                     v = v - theta * s.detach()
                 else:

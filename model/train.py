@@ -14,7 +14,8 @@ from .config import ModelConfig, TrainConfig
 from .errors import ModelError
 from .surrogate import SurrogateSNN
 
-__all__ = ["random_targets", "train_surrogate", "stream_batches", "surrogate_bpc"]
+__all__ = ["clip_gradients", "random_targets", "train_surrogate", "stream_batches",
+           "surrogate_bpc"]
 
 LN2 = math.log(2.0)
 
@@ -58,6 +59,17 @@ def surrogate_bpc(net: SurrogateSNN, ids: np.ndarray, *, streams: int = 16, seq_
     return tot / max(n, 1) / LN2, rate_sum / max(k, 1)
 
 
+def clip_gradients(groups: list[dict], how: str, max_norm: float = 1.0) -> None:
+    """Clip the gradient norm of all ``groups`` together (``"global"``) or of each group
+    apart (``"per_group"``): then a burst of recurrent gradients (they can grow through the
+    spike steps by orders of magnitude) does not scale the readout's gradient to nothing."""
+    sets = [[p for g in groups for p in g["params"]]] if how == "global" else \
+        [g["params"] for g in groups]
+    for params in sets:
+        if params:
+            torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
 def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
                     vocab_size: int, *, log=print, progress=None):
     """Train and return the surrogate network (in QAT mode if ``qat_minutes > 0``).
@@ -77,6 +89,7 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
     targets = random_targets(cfg.neurons, cfg.fanout, g)
     net = SurrogateSNN(cfg, vocab_size, targets, init_scale=tcfg.init_scale, generator=g)
     net.slope = tcfg.surrogate_slope
+    net.damping = tcfg.surrogate_damping
     # unigram prior as the initial bias
     counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64) + 1.0
     with torch.no_grad():
@@ -124,7 +137,7 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
                 loss = ce + tcfg.rate_penalty * F.relu(rate - tcfg.rate_target) ** 2 * 100
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                clip_gradients(groups, tcfg.clip)
                 opt.step()
                 with torch.no_grad():
                     net.p_rec.mul_(net.mask)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import ExperimentConfig, load_config
+from .config import ExperimentConfig, load_config, with_overrides
 from .data import Vocabulary, read_text, split_text
 from .evaluate import evaluate
 from .modelfile import SpikingModel, save_model
@@ -40,12 +40,15 @@ def surrogate_stream_bpc(net: SurrogateSNN, ids: np.ndarray, chunk: int = 1024) 
 
 
 def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, minutes=None,
-                 seed=None, log=print, threads=None, progress=None) -> SpikingModel:
+                 seed=None, log=print, threads=None, progress=None,
+                 overrides=()) -> SpikingModel:
     """Train on the first 90 % of ``text_path``; write the integer model to ``out``.
 
-    ``minutes`` rescales the configured float and QAT budgets to that total.
+    ``minutes`` rescales the configured float and QAT budgets to that total; ``overrides``
+    are ``section.key=value`` items applied to the configuration (:func:`with_overrides`).
     """
-    exp: ExperimentConfig = load_config(config_path or default_config_path())
+    exp: ExperimentConfig = with_overrides(load_config(config_path or default_config_path()),
+                                           list(overrides))
     tcfg = exp.train
     if recipe is not None:
         tcfg = replace(tcfg, recipe=recipe)

@@ -100,7 +100,8 @@ def _cmd_train(args) -> int:
     try:
         run_training(text_path=args.text, config_path=args.config, out=args.out,
                      recipe=args.recipe, minutes=args.minutes, seed=args.seed,
-                     log=tqdm.write, threads=args.threads, progress=progress)
+                     log=tqdm.write, threads=args.threads, progress=progress,
+                     overrides=args.overrides)
     finally:
         for bar in bars.values():
             bar.close()
@@ -263,6 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--minutes", type=float, default=None,
                    help="total training time budget, split float/QAT as in the config")
     t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="SECTION.KEY=VALUE",
+                   help="change one configuration value, e.g. --set model.steps=4 "
+                        "--set train.lr=5e-4 (repeatable)")
     t.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice, all cores)")
     t.set_defaults(func=_cmd_train)

@@ -85,3 +85,40 @@ def test_reservoir_recipe_trains_only_the_readout():
     fresh = train_surrogate(cfg, untrained, ids, 4, log=lambda s: None)
     assert torch.equal(net.p_in, fresh.p_in) and torch.equal(net.p_rec, fresh.p_rec)
     assert not torch.equal(net.p_mem, fresh.p_mem)
+
+
+def test_surrogate_damping_scales_the_spike_gradient_and_nothing_else():
+    cfg = ModelConfig(neurons=32, fanout=8, steps=2, membrane_bits=12, threshold=256)
+    x = torch.randint(0, 7, (2, 6), generator=torch.Generator().manual_seed(3))
+    runs = {}
+    for d in (1.0, 0.25):
+        net = make_net(cfg)
+        with torch.no_grad():   # no recurrent path: every path to W_in crosses one spike
+            net.p_rec.zero_()
+        net.damping = d
+        logits, _, _ = net(x, net.init_state(2), readout_mask="spikes")
+        logits.sum().backward()
+        runs[d] = (logits.detach(), net.p_in.grad.clone(), net.p_cnt.grad.clone())
+    (out1, gin1, gcnt1), (out2, gin2, gcnt2) = runs[1.0], runs[0.25]
+    assert torch.equal(out1, out2)           # forward unchanged
+    assert torch.equal(gcnt1, gcnt2)         # readout gradient unchanged
+    assert gin1.abs().sum() > 0
+    assert torch.equal(gin2, 0.25 * gin1)    # one spike crossed: scaled by d exactly
+
+
+def test_per_group_clipping_keeps_the_readout_gradient():
+    from snnfpga.model.train import clip_gradients
+
+    big = torch.nn.Parameter(torch.zeros(4))
+    small = torch.nn.Parameter(torch.zeros(3))
+    groups = [{"params": [big]}, {"params": [small]}]
+    for how in ("global", "per_group"):
+        big.grad = torch.full((4,), 500.0)
+        small.grad = torch.tensor([0.3, 0.4, 0.0])
+        clip_gradients(groups, how)
+        if how == "global":   # one norm of 1000.0001: the small group is scaled to ~5e-4
+            assert small.grad.norm().item() < 1e-3
+            assert torch.cat([big.grad, small.grad]).norm().item() <= 1.0 + 1e-6
+        else:                 # each group on its own: the small one (norm 0.5) is untouched
+            assert torch.equal(small.grad, torch.tensor([0.3, 0.4, 0.0]))
+            assert big.grad.norm().item() <= 1.0 + 1e-6

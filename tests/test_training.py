@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from snnfpga.model.errors import ModelError
@@ -64,3 +66,30 @@ def test_configured_vocabulary(tmp_path, small_text, capsys):
     assert main(["train", "--text", str(small_text), "--config", str(cfg), "--out",
                  str(out)]) == 2
     assert "outside the model's vocabulary" in capsys.readouterr().err
+
+
+def test_set_overrides_the_configuration(tmp_path, small_text, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "m.snnm"
+    assert main(["train", "--text", str(small_text), "--config", str(cfg), "--out", str(out),
+                 "--minutes", "0.03", "--set", "model.steps=3", "--set", "train.lr=5e-3",
+                 "--set", "model.input_every_step=false"]) == 0
+    model = load_model(out)
+    assert model.config.steps == 3 and model.config.input_every_step is False
+    assert model.meta["train_config"]["lr"] == 5e-3
+
+
+@pytest.mark.parametrize("item, msg", [
+    ("steps=3", "SECTION.KEY=VALUE"),
+    ("readout.steps=3", "SECTION.KEY=VALUE"),
+    ("model.stepz=3", "unknown model key 'stepz'"),
+    ("model.steps=0", r"steps must be in \[1, 64\], not 0"),
+    ("train.lr=fast", "training key lr must be a number >= 0, not 'fast'"),
+    ("train.batch=2.5", "batch"),
+])
+def test_bad_overrides_are_refused_before_training(tmp_path, small_text, capsys, item, msg):
+    out = tmp_path / "m.snnm"
+    assert main(["train", "--text", str(small_text), "--out", str(out), "--set", item]) == 2
+    assert re.search(msg, capsys.readouterr().err)
+    assert not out.exists()
