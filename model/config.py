@@ -16,7 +16,9 @@ import yaml
 
 from .errors import ModelError
 
-__all__ = ["ModelConfig", "TrainConfig", "load_config", "with_overrides"]
+__all__ = ["MAX_LOGIT_FRAC_BITS", "ModelConfig", "TrainConfig", "load_config", "with_overrides"]
+
+MAX_LOGIT_FRAC_BITS = 16   # fraction bits of a logit (model files hold at most this)
 
 
 def _check_int(name: str, value: Any, lo: int, hi: int) -> None:
@@ -113,7 +115,7 @@ class ModelConfig:
         _check_int("count_shift", self.count_shift, 0, 16)
         _check_int("feature_shift", self.feature_shift, 0, self.membrane_bits - 1)
         _check_int("feature_bits", self.feature_bits, 2, self.membrane_bits)
-        _check_int("logit_frac_bits", self.logit_frac_bits, 0, 16)
+        _check_int("logit_frac_bits", self.logit_frac_bits, 0, MAX_LOGIT_FRAC_BITS)
         _check_int("gumbel_frac_bits", self.gumbel_frac_bits, 0, 12)
         _check_int("temperature_frac_bits", self.temperature_frac_bits, 0, 16)
 
@@ -211,9 +213,9 @@ class TrainConfig:
             raise ModelError(f"clip must be 'global' or 'per_group', not {self.clip!r}")
         for name in ("batch", "seq_len"):
             _check_int(name, getattr(self, name), 1, 1 << 20)
-        for name in ("seed", "eval_every", "max_steps"):
-            _check_int(name, getattr(self, name), 0 if name != "eval_every" else 1, 1 << 62)
-        for f in dataclasses.fields(self):
+        for name, lo in (("seed", 0), ("eval_every", 1), ("max_steps", 0)):
+            _check_int(name, getattr(self, name), lo, 1 << 62)
+        for f in dataclasses.fields(self):   # annotations are strings (postponed evaluation)
             value = getattr(self, f.name)
             if f.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)
                                       or not value >= 0):

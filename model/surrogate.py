@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import MAX_LOGIT_FRAC_BITS, ModelConfig
 
 __all__ = ["SurrogateSNN"]
 
@@ -132,7 +132,7 @@ class SurrogateSNN(nn.Module):
         q = torch.quantile(mags[:1 << 20].float(), quantile).item() if mags.numel() else 0.0
         bmax = self.b_real.abs().max().item()
         lf = 0
-        for cand in range(0, 21):
+        for cand in range(0, MAX_LOGIT_FRAC_BITS + 1):   # small weights: capped, not refused
             if q * 2.0**cand <= c.r_max + 0.5 and bmax * 2.0**cand <= c.b_max:
                 lf = cand
         self.logit_frac_bits = lf

@@ -122,3 +122,15 @@ def test_per_group_clipping_keeps_the_readout_gradient():
         else:                 # each group on its own: the small one (norm 0.5) is untouched
             assert torch.equal(small.grad, torch.tensor([0.3, 0.4, 0.0]))
             assert big.grad.norm().item() <= 1.0 + 1e-6
+
+
+def test_logit_scale_of_an_untrained_readout_is_capped_at_what_a_model_file_holds():
+    from snnfpga.model.config import MAX_LOGIT_FRAC_BITS
+
+    cfg = ModelConfig(neurons=16, fanout=4, steps=2, membrane_bits=12, threshold=256)
+    g = torch.Generator().manual_seed(0)
+    net = SurrogateSNN(cfg, 5, random_targets(16, 4, g), generator=g)
+    with torch.no_grad():
+        net.b_real.fill_(1e-3)   # zero readout weights, tiny bias: any scale fits
+    assert net.choose_logit_frac_bits() == MAX_LOGIT_FRAC_BITS
+    export_config(net)           # a valid configuration (it used to ask for 20 bits)

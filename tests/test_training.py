@@ -93,3 +93,18 @@ def test_bad_overrides_are_refused_before_training(tmp_path, small_text, capsys,
     assert main(["train", "--text", str(small_text), "--out", str(out), "--set", item]) == 2
     assert re.search(msg, capsys.readouterr().err)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("field, value, msg", [
+    ("eval_every", 0, r"eval_every must be in \[1, "),
+    ("seed", -1, r"seed must be in \[0, "),
+    ("max_steps", 1.5, "max_steps must be an integer"),
+    ("lr", True, "training key lr must be a number >= 0, not True"),
+    ("surrogate_damping", -0.5, "surrogate_damping must be a number >= 0"),
+    ("clip", "layerwise", "clip must be 'global' or 'per_group', not 'layerwise'"),
+])
+def test_training_configuration_checks_its_fields(field, value, msg):
+    from snnfpga.model.config import TrainConfig
+
+    with pytest.raises(ModelError, match=msg):
+        TrainConfig(**{field: value})
