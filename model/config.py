@@ -287,8 +287,7 @@ def with_overrides(exp: ExperimentConfig, items: list[str]) -> ExperimentConfig:
     Each value is read as YAML (``4``, ``false``, ``5e-4``, ``zero``); the changed section is
     rebuilt, so its checks run on the new value.
     """
-    sections = {"model": dict(dataclasses.asdict(exp.model)),
-                "train": dict(dataclasses.asdict(exp.train))}
+    sections = {"model": exp.model.to_dict(), "train": dataclasses.asdict(exp.train)}
     for item in items:
         key, eq, text = item.partition("=")
         section, dot, name = key.strip().partition(".")
