@@ -39,6 +39,8 @@ class Net:
         Stored targets per source (a spike costs this many synaptic events).
     steps, threshold, membrane_bits, count_shift, feature_shift, feature_bits : int
         As in :class:`snnfpga.model.config.ModelConfig`.
+    reset, membrane_feature : str
+        As in :class:`snnfpga.model.config.ModelConfig`.
     input_every_step, integer : bool
         Input drive on every step; integer rounding of the leak and the membrane feature.
     alive : torch.Tensor
@@ -55,6 +57,8 @@ class Net:
     count_shift: int
     feature_shift: int
     feature_bits: int
+    reset: str
+    membrane_feature: str
     input_every_step: bool
     integer: bool
     alive: torch.Tensor
@@ -110,8 +114,8 @@ def from_model(model: SpikingModel) -> Net:
         rec=torch.from_numpy(dense * (1 << c.recurrent_shift)),
         leak=torch.from_numpy(w.leak.astype(np.int64)), fanout=c.fanout, steps=c.steps,
         threshold=c.threshold, membrane_bits=c.membrane_bits, count_shift=c.count_shift,
-        feature_shift=c.feature_shift, feature_bits=c.feature_bits,
-        input_every_step=c.input_every_step, integer=True,
+        feature_shift=c.feature_shift, feature_bits=c.feature_bits, reset=c.reset,
+        membrane_feature=c.membrane_feature, input_every_step=c.input_every_step, integer=True,
         alive=torch.ones(n, dtype=torch.bool))
 
 
@@ -222,6 +226,8 @@ def simulate(net: Net, ids, *, streams: int = 16, keep_steps: bool = False, prog
     s = torch.zeros(streams, n, dtype=torch.bool)
     lo, hi = -float(1 << (net.membrane_bits - 1)), float((1 << (net.membrane_bits - 1)) - 1)
     flo, fhi = -float(1 << (net.feature_bits - 1)), float((1 << (net.feature_bits - 1)) - 1)
+    if net.membrane_feature == "rectified":
+        flo = 0.0
     inv_leak = 2.0 ** -net.leak.float()
     theta = float(net.threshold)
     fscale = 2.0 ** -net.feature_shift
@@ -239,7 +245,7 @@ def simulate(net: Net, ids, *, streams: int = 16, keep_steps: bool = False, prog
                 leak = leak.floor()
             v = (v - leak + syn).clamp_(lo, hi)
             s = v >= theta
-            v = v - theta * s
+            v = v - theta * s if net.reset == "subtract" else v * ~s
             cnt += s
             if keep_steps:
                 all_steps[i, t] = s[0]

@@ -64,6 +64,9 @@ class ModelConfig:
         Spike-count feature = ``count << count_shift``.
     feature_shift, feature_bits : int
         Membrane feature = ``v >> feature_shift`` saturated to ``feature_bits`` signed bits.
+    membrane_feature : str
+        ``"signed"`` (the saturated value as it is) or ``"rectified"`` (negative values read
+        as 0: the readout sees ``max(fm, 0)``, a nonlinearity that costs no cycles).
     logit_frac_bits : int
         The real-valued logit is ``logit * 2**-logit_frac_bits``.
     gumbel_frac_bits : int
@@ -89,6 +92,7 @@ class ModelConfig:
     count_shift: int = 4
     feature_shift: int = 3
     feature_bits: int = 8
+    membrane_feature: str = "signed"
     logit_frac_bits: int = 4
     gumbel_frac_bits: int = 8
     temperature_frac_bits: int = 8
@@ -115,6 +119,9 @@ class ModelConfig:
         _check_int("count_shift", self.count_shift, 0, 16)
         _check_int("feature_shift", self.feature_shift, 0, self.membrane_bits - 1)
         _check_int("feature_bits", self.feature_bits, 2, self.membrane_bits)
+        if self.membrane_feature not in ("signed", "rectified"):
+            raise ModelError("membrane_feature must be 'signed' or 'rectified', not "
+                             f"{self.membrane_feature!r}")
         _check_int("logit_frac_bits", self.logit_frac_bits, 0, MAX_LOGIT_FRAC_BITS)
         _check_int("gumbel_frac_bits", self.gumbel_frac_bits, 0, 12)
         _check_int("temperature_frac_bits", self.temperature_frac_bits, 0, 16)
@@ -156,7 +163,8 @@ class ModelConfig:
 
     @property
     def f_min(self) -> int:
-        return -(1 << (self.feature_bits - 1))
+        """Lowest membrane feature: ``-2**(feature_bits-1)``, or 0 when rectified."""
+        return 0 if self.membrane_feature == "rectified" else -(1 << (self.feature_bits - 1))
 
     @property
     def f_max(self) -> int:

@@ -47,6 +47,8 @@ class RefModel:
                 self.v[n] = u
             self.pending = spiking
         fmin, fmax = -(1 << (c.feature_bits - 1)), (1 << (c.feature_bits - 1)) - 1
+        if c.membrane_feature == "rectified":
+            fmin = 0
         fm = [sat(v // (1 << c.feature_shift), fmin, fmax) for v in self.v]
         logits = []
         for y in range(self.V):

@@ -35,6 +35,7 @@ def configs(draw):
         count_shift=draw(st.integers(0, 4)),
         feature_shift=draw(st.integers(0, mb - 2)),
         feature_bits=draw(st.integers(2, mb)),
+        membrane_feature=draw(st.sampled_from(["signed", "rectified"])),
         logit_frac_bits=draw(st.integers(0, 12)),
     )
 

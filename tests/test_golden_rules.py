@@ -124,6 +124,26 @@ def test_readout_features_and_counts():
     assert r.readout_ops.tolist() == [2 * (1 + 2)]  # one non-zero count, two membranes
 
 
+def test_rectified_membrane_features_read_negative_potentials_as_zero():
+    kw = dict(n=3, f=0, v=1, w_in=[[3, -1, -5]], input_shift=1, threshold=100,
+              feature_shift=1, feature_bits=3, leak=[7, 7, 7], w_mem=[[1, 1, 1]])
+    signed = tiny(**kw)
+    rect = tiny(membrane_feature="rectified", **kw)
+    _, rs = signed.step(signed.init_state(1), [0])
+    st, rr = rect.step(rect.init_state(1), [0])
+    # potentials 6, -2, -10: >> 1 gives 3, -1, -5; the signed 3-bit range [-4, 3] saturates
+    # -5 to -4, the rectified range [0, 3] reads both negative ones as 0
+    assert st.v[0].tolist() == [6, -2, -10]
+    assert rs.features[0].tolist() == [3, -1, -4]
+    assert rr.features[0].tolist() == [3, 0, 0]
+    assert rs.logits[0].tolist() == [3 - 1 - 4]
+    assert rr.logits[0].tolist() == [3]
+    # the potentials themselves are not rectified, only what the readout sees
+    assert torch.equal(st.v, signed.step(signed.init_state(1), [0])[0].v)
+    with pytest.raises(ModelError, match="membrane_feature must be 'signed' or 'rectified'"):
+        tiny(membrane_feature="relu", **kw)
+
+
 def test_argmax_ties_go_to_lowest_id():
     gm = tiny(v=4)
     assert gm.sample(torch.tensor([3, 9, 9, 1]), 0, None) == 1

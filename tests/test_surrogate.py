@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from snnfpga.model.config import ModelConfig, TrainConfig
 from snnfpga.model.data import Vocabulary
@@ -29,9 +30,10 @@ def make_net(cfg, vocab_size=7, seed=0):
     return net
 
 
-def test_qat_forward_is_the_integer_model():
+@pytest.mark.parametrize("feature", ["signed", "rectified"])
+def test_qat_forward_is_the_integer_model(feature):
     cfg = ModelConfig(neurons=48, fanout=12, steps=3, membrane_bits=12, threshold=256,
-                      leak_shift_min=1, leak_shift_max=6)
+                      leak_shift_min=1, leak_shift_max=6, membrane_feature=feature)
     net = make_net(cfg)
     net.mode = "qat"
     net.choose_logit_frac_bits()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 import torch
 from snnfpga.bench.network import from_model, prune, simulate
 from snnfpga.model.golden import GoldenModel
+from snnfpga.model.modelfile import SpikingModel
 from snnfpga.sw_driver.api import load
 
 TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east."
@@ -25,6 +29,23 @@ def test_default_model_matches_golden():
     # the logits of the golden model follow from the features
     gm = GoldenModel(model)
     logits = gm.readout(feats.counts.to(torch.int32), feats.membrane.to(torch.int32))
+    assert torch.equal(logits, res.logits)
+
+
+@pytest.mark.parametrize("reset,feature", [("subtract", "rectified"), ("zero", "signed")])
+def test_other_rules_match_golden(reset, feature):
+    """The reset rule and the membrane feature follow the model's configuration."""
+    model = load(None)
+    model = SpikingModel(replace(model.config, reset=reset, membrane_feature=feature),
+                         model.vocab, model.weights)
+    ids = model.vocab.encode(TEXT)
+    res = _golden(model, ids)
+    feats = simulate(from_model(model), ids, streams=1)
+    assert torch.equal(feats.counts, res.counts)
+    if feature == "rectified":
+        assert float(feats.membrane.min()) == 0.0
+    logits = GoldenModel(model).readout(feats.counts.to(torch.int32),
+                                        feats.membrane.to(torch.int32))
     assert torch.equal(logits, res.logits)
 
 

@@ -167,6 +167,8 @@ CONFIGS = {
     "lanes-4-latched": (dict(neurons=12, fanout=5, steps=3, input_every_step=False,
                              membrane_bits=8, threshold=40, input_shift=4), 4, 8),
     "one-step": (dict(neurons=8, fanout=3, steps=1, membrane_bits=12, threshold=30), 1, 1),
+    "rectified": (dict(neurons=16, fanout=6, membrane_bits=10, threshold=80, feature_bits=5,
+                       membrane_feature="rectified"), 2, 5),
 }
 
 
@@ -231,6 +233,7 @@ def random_config(rng) -> tuple[dict, int, int]:
         input_shift=int(rng.integers(0, mb - 2)), recurrent_shift=int(rng.integers(0, mb - 3)),
         reset=str(rng.choice(["subtract", "zero"])), input_every_step=bool(rng.random() < 0.5),
         feature_shift=int(rng.integers(0, 4)), feature_bits=int(rng.integers(2, mb + 1)),
+        membrane_feature=str(rng.choice(["signed", "rectified"])),
         count_shift=int(rng.integers(0, 5)))
     over["leak_shift_max"] = over["leak_shift_min"] + int(rng.integers(0, 4))
     lanes = int(rng.choice([d for d in (1, 2, 4) if n % d == 0]))
