@@ -15,7 +15,7 @@ import time
 
 from ..boards.description import load_board
 from ..model.golden import temperature_to_fixed
-from ..sw_driver.api import load
+from ..sw_driver.api import SIM_TIMEOUT, load
 from ..sw_driver.device import Device, SerialTransport
 from ..sw_driver.protocol import max_frame_bytes
 from .vboard import VirtualBoard
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     t0 = time.monotonic()
     with VirtualBoard(m) as vb:
         build = "reused" if vb.build.cached else f"{vb.build.seconds:.0f} s"
-        dev = Device(SerialTransport(vb.url), timeout=60)
+        dev = Device(SerialTransport(vb.url), timeout=SIM_TIMEOUT)
         t1 = time.monotonic()
         dev.check(m)
         hello_s = time.monotonic() - t1

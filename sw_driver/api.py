@@ -17,6 +17,12 @@ from ..model.golden import GoldenModel
 from ..model.modelfile import SpikingModel, load_model
 from .protocol import DEFAULT_BAUD
 
+#: Seconds to wait for an answer from a real board, and from the virtual board: a simulated
+#: chip runs a few million cycles a second, fewer on a busy machine, so its HELLO (which hashes
+#: every weight word) can take seconds where a board takes milliseconds.
+BOARD_TIMEOUT = 5.0
+SIM_TIMEOUT = 60.0
+
 __all__ = ["BACKENDS", "default_model_path", "load", "generate", "generate_stream"]
 
 BACKENDS = ("golden", "sim", "board")
@@ -64,22 +70,23 @@ def generate_stream(prompt: str, *, max_new_tokens: int = 200, temperature: floa
             raise ModelError("the prompt must have at least one character")
         with VirtualBoard(m) as vb:
             yield from _board_stream(m, ids, max_new_tokens, temperature, seed, counters,
-                                     vb.url, baudrate)
+                                     vb.url, baudrate, SIM_TIMEOUT)
         return
     if port is None:
         raise ModelError("backend 'board' needs port= (a serial port or a pyserial URL)")
     yield from _board_stream(m, ids, max_new_tokens, temperature, seed, counters, port,
-                             baudrate)
+                             baudrate, BOARD_TIMEOUT)
 
 
-def _board_stream(m: SpikingModel, ids, count, temperature, seed, counters, port, baudrate):
+def _board_stream(m: SpikingModel, ids, count, temperature, seed, counters, port, baudrate,
+                  timeout: float):
     from ..model.golden import temperature_to_fixed
     from .device import Device, SerialTransport
 
     if len(ids) == 0:
         raise ModelError("the prompt must have at least one character")
     tq = temperature_to_fixed(temperature, m.config.temperature_frac_bits)
-    dev = Device(SerialTransport(port, baudrate))
+    dev = Device(SerialTransport(port, baudrate), timeout=timeout)
     try:
         dev.check(m, load=True)
         dev.counters()   # start from zero

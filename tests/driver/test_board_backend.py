@@ -73,3 +73,41 @@ def test_board_backend_errors_say_what_is_missing():
         snnfpga.generate("a", backend="board")
     with pytest.raises(DriverError, match="cannot open 'socket://127.0.0.1:1'"):
         snnfpga.generate("a", backend="board", port="socket://127.0.0.1:1")
+
+
+@pytest.mark.parametrize("backend", ["board", "sim"])
+def test_the_virtual_board_gets_a_longer_answer_timeout(monkeypatch, backend):
+    """A simulated chip is thousands of times slower than a board (its HELLO hashes every
+    weight word), so the sim back-end waits longer for each answer than the board back-end."""
+    import contextlib
+
+    import snnfpga.sim.vboard
+    import snnfpga.sw_driver.device
+    from snnfpga.sw_driver.api import BOARD_TIMEOUT, SIM_TIMEOUT
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    class Recorder:
+        def __init__(self, transport, *, timeout=5.0):
+            seen.append(timeout)
+            raise Stop
+
+    class FakeBoard(contextlib.AbstractContextManager):
+        url = "loop://"
+
+        def __init__(self, model):
+            pass
+
+        def __exit__(self, *exc):
+            return None
+
+    monkeypatch.setattr(snnfpga.sw_driver.device, "Device", Recorder)
+    monkeypatch.setattr(snnfpga.sw_driver.device, "SerialTransport", lambda *a, **k: None)
+    monkeypatch.setattr(snnfpga.sim.vboard, "VirtualBoard", FakeBoard)
+    with pytest.raises(Stop):
+        snnfpga.generate("ab", max_new_tokens=2, backend=backend, port="loop://")
+    assert seen == [SIM_TIMEOUT if backend == "sim" else BOARD_TIMEOUT]
+    assert SIM_TIMEOUT > BOARD_TIMEOUT
