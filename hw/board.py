@@ -124,6 +124,8 @@ class Board(wiring.Component):
         # ... registered before they are compared, with the request's end (MEM_SIZE)
         want_len = Signal(range(MEM_REQUEST.size + 4 * 0xFFFF + 1))
         end = Signal(max(abits, 16) + 1)
+        # ... and the verdicts on them registered before the request is refused or served
+        out_of_range, load_len_bad, read_len_bad = Signal(), Signal(), Signal()
         nbm = nbytes[mem[:3]]
         m.d.comb += count_bytes.eq(Mux(nbm == 1, count, Mux(nbm == 2, count << 1,
                                                             Mux(nbm == 3, (count << 1) + count,
@@ -312,21 +314,30 @@ class Board(wiring.Component):
                     m.next = "MEM_SIZE"
             with m.State("MEM_SIZE"):
                 m.d.sync += [want_len.eq(MEM_REQUEST.size + count_bytes), end.eq(addr + count)]
+                m.next = "MEM_BOUNDS"
+            with m.State("MEM_BOUNDS"):
+                # the wide comparisons are registered here, so that the decision below (and
+                # the FSM's next state) waits for no carry chain
+                limit = Mux(kind == Cmd.LOAD, len(weight_mems), len(mems))
+                m.d.sync += [
+                    out_of_range.eq((mem >= limit) | addr_hi | (end > depth[mem[:3]])),
+                    load_len_bad.eq(length != want_len),
+                    read_len_bad.eq((length != MEM_REQUEST.size)
+                                    | (want_len > MEM_REQUEST.size + MAX_PAYLOAD)),
+                ]
                 m.next = "MEM_CHECK"
             with m.State("MEM_CHECK"):
                 m.d.sync += [nb.eq(nbytes[mem[:3]]), i.eq(0), pass2.eq(0),
                              p.eq(MEM_REQUEST.size)]
-                limit = Mux(kind == Cmd.LOAD, len(weight_mems), len(mems))
-                with m.If((mem >= limit) | addr_hi | (end > depth[mem[:3]])):
+                with m.If(out_of_range):
                     refuse(Err.BAD_ARGUMENT)
                 with m.Elif(kind == Cmd.LOAD):
-                    with m.If(length != want_len):
+                    with m.If(load_len_bad):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.next = "LOAD_WORD"
                 with m.Else():
-                    with m.If((length != MEM_REQUEST.size)
-                              | (want_len > MEM_REQUEST.size + MAX_PAYLOAD)):
+                    with m.If(read_len_bad):
                         refuse(Err.BAD_ARGUMENT)
                     with m.Else():
                         m.d.sync += [hk.eq(Rsp.OK), ht.eq(tag),
