@@ -9,8 +9,9 @@ the core reads and writes its memories in a fixed pattern per phase
 Cycles are the cycle bound (:func:`snnfpga.hw.core.cycle_lower_bound`) plus the pipeline's
 overhead per token. For the geometries in :data:`MEASURED_OVERHEAD` that overhead was
 measured by co-simulating the core (``sim/``) and is exact: a constant, a little more when
-the token is sampled (the logits wait for the sampler), one more cycle when neuron ``N - 1``
-spiked in the token (its count word is the last read of the readout), and a fixed cost per
+the token is sampled (the logits wait for the sampler), one more cycle for each time step in
+which neuron ``N - 1`` spiked (the last group's spike is pushed into the event queue after
+the neuron phase's last update, so the phase ends a cycle later), and a fixed cost per
 ``RESET``. For any other geometry the cycles are the bound alone and are labelled an
 estimate.
 """
@@ -51,10 +52,11 @@ def geometry_key(geom: Geometry) -> GeometryKey:
 
 
 #: Cycles beyond the bound, measured by co-simulation (Verilator, ``sim/tb_core.py``):
-#: ``(per token, extra when sampled, extra when neuron N-1 spiked, per RESET)``. The default
+#: ``(per token, extra when sampled, extra per spike of neuron N-1, per RESET)``. The default
 #: model (512 neurons, fan-out 64, T = 2, V = 65) on P = 1, R = 7: 400 validation characters,
 #: a 255-character generation and a 45-token one with an unsampled prompt, every token equal
-#: to the bound plus these figures (``tests/energy/data/cosim_records.json``).
+#: to the bound plus these figures (``tests/energy/data/cosim_records.json``, written by
+#: ``python -m snnfpga.sim.records``).
 MEASURED_OVERHEAD: dict[GeometryKey, tuple[int, int, int, int]] = {
     GeometryKey(512, 64, 2, 65, 1, 7): (100, 2, 1, 508),
 }
@@ -81,7 +83,7 @@ class RunCounts:
     source: str
 
 
-def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | None = None,
+def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spikes: int | None = None,
                     resets: int = 0, sampled: int | None = None) -> RunCounts:
     """All counters of a run from the golden model's ``tokens``, ``spikes``, ``syn_events``,
     ``readout_ops`` (a dict as ``GoldenModel.generate(totals=...)`` fills it).
@@ -96,9 +98,10 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
         would run). Cycles are exact only for a geometry whose overhead over its bound was
         measured (:data:`MEASURED_OVERHEAD`); otherwise they are the bound
         (:func:`snnfpga.hw.core.cycle_lower_bound`), an estimate.
-    last_neuron_spiked : int, optional
-        Tokens in which neuron ``N - 1`` spiked; needed for exact cycles (without it they
-        may fall short by one cycle a token, and are labelled an estimate).
+    last_neuron_spikes : int, optional
+        Spikes of neuron ``N - 1`` in the run (its spike counts summed over tokens; each costs
+        one cycle); needed for exact cycles (without it they may fall short by up to ``T``
+        cycles a token, and are labelled an estimate).
     resets : int
         ``RESET`` commands in the run (a generation has one).
     sampled : int, optional
@@ -132,12 +135,12 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spiked: int | N
     # the per-token part of the core's bound (no events, no readout words) is taken from it
     bound = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
     over = MEASURED_OVERHEAD.get(geometry_key(geom))
-    exact = over is not None and last_neuron_spiked is not None
+    exact = over is not None and last_neuron_spikes is not None
     if over is not None:
-        # without last_neuron_spiked: short by at most one cycle a token, and labelled so
+        # without last_neuron_spikes: short by at most T cycles a token, and labelled so
         per_tok, per_sample, last, per_reset = over
         out["cycles"] = (bound + per_tok * n_tok + per_sample * sampled
-                         + last * (last_neuron_spiked or 0) + per_reset * resets)
+                         + last * (last_neuron_spikes or 0) + per_reset * resets)
     else:
         out["cycles"] = bound
     if "uart_bytes" in totals:
@@ -152,8 +155,8 @@ def dense_counters(run: RunCounts, geom: Geometry) -> RunCounts:
     accumulator reads and writes), updates every neuron (as the event-driven core does) and
     multiplies every readout feature, zero spike counts included (``2*V*N`` operations,
     ``2*B*N`` weight words). Its cycles are the same bound with those counts plus the same
-    measured overhead per token (its count words are always read, so the ``N - 1`` extra
-    cycle always applies).
+    measured overhead per token, sample and ``RESET``; it has no event queue, so no cycle
+    for pushing neuron ``N - 1``'s spikes.
     """
     c = geom.config
     k = run.counters
@@ -170,8 +173,7 @@ def dense_counters(run: RunCounts, geom: Geometry) -> RunCounts:
     over = MEASURED_OVERHEAD.get(geometry_key(geom))
     if over is not None:
         per_tok, per_sample, last, per_reset = over
-        cycles += ((per_tok + last) * n_tok + per_sample * out["sampled"]
-                   + per_reset * out["resets"])
+        cycles += per_tok * n_tok + per_sample * out["sampled"] + per_reset * out["resets"]
     out["cycles"] = cycles
     if "uart_bytes" in k:
         out["uart_bytes"] = k["uart_bytes"]

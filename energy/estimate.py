@@ -187,7 +187,7 @@ class EnergyReport:
 
 def estimate(counters: dict | RunCounts, board: str | BoardDescription | EnergyModel =
              "icebreaker", *, model=None, geom: Geometry | None = None,
-             calibrated: bool = False, last_neuron_spiked: int | None = None,
+             calibrated: bool = False, last_neuron_spikes: int | None = None,
              resets: int = 0) -> EnergyReport:
     """Estimate the energy of a run on a board and of the same network run densely.
 
@@ -204,7 +204,7 @@ def estimate(counters: dict | RunCounts, board: str | BoardDescription | EnergyM
         The core's geometry; default: the model with the board's lane counts.
     calibrated : bool
         Use the board's fitted event energies (``energy/calibration/<board>.json``).
-    last_neuron_spiked, resets
+    last_neuron_spikes, resets
         For exact cycles from golden counts (see
         :func:`~snnfpga.energy.counters.derive_counters`).
     """
@@ -220,7 +220,7 @@ def estimate(counters: dict | RunCounts, board: str | BoardDescription | EnergyM
     if geom is None:
         geom = default_geometry(load(model), desc)
     run = counters if isinstance(counters, RunCounts) else derive_counters(
-        counters, geom, last_neuron_spiked=last_neuron_spiked, resets=resets)
+        counters, geom, last_neuron_spikes=last_neuron_spikes, resets=resets)
     if run.counters["tokens"] == 0:
         raise EnergyError("the run fed no characters: nothing to report per character")
     return EnergyReport(desc.id, em, breakdown(run, em, geom),

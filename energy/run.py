@@ -59,7 +59,7 @@ def generate_counts(prompt: str, *, max_new_tokens: int = 200, temperature: floa
             totals["spikes"] += int(res.spikes[0])
             totals["syn_events"] += int(res.syn_events[0])
             totals["readout_ops"] += int(res.readout_ops[0])
-            last += int(res.counts[0, n - 1] != 0)
+            last += int(res.counts[0, n - 1])
             i += 1
             if i < len(fed):
                 continue
@@ -67,7 +67,7 @@ def generate_counts(prompt: str, *, max_new_tokens: int = 200, temperature: floa
             out.append(nxt)
             fed.append(nxt)
     text = "".join(m.vocab.chars[j] for j in out)
-    return text, derive_counters(totals, geom, last_neuron_spiked=last, resets=1,
+    return text, derive_counters(totals, geom, last_neuron_spikes=last, resets=1,
                                  sampled=max_new_tokens)
 
 
@@ -86,8 +86,8 @@ def text_counts(text: str, *, model: SpikingModel | None = None,
     totals = {"tokens": int(res.spikes.numel()), "spikes": int(res.spikes.sum()),
               "syn_events": int(res.syn_events.sum()),
               "readout_ops": int(res.readout_ops.sum())}
-    last = int((res.counts[:, m.config.neurons - 1] != 0).sum())
-    return derive_counters(totals, geom, last_neuron_spiked=last, resets=1), \
+    last = int(res.counts[:, m.config.neurons - 1].sum())
+    return derive_counters(totals, geom, last_neuron_spikes=last, resets=1), \
         {"spikes": res.spikes, "syn_events": res.syn_events}
 
 

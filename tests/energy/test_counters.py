@@ -67,7 +67,7 @@ def test_cycles_per_token_equal_the_cosimulation(model, record):
             st, res = gm.step(st, torch.tensor([ids[i]]))
             sampled = record == "core_all_sampled" or i >= len(prompt) - 1
             cyc = cycle_lower_bound(geom, int(res.syn_events[0]), int(res.readout_ops[0]))
-            cyc += per_tok + per_sample * sampled + last * int(res.counts[0, -1] != 0)
+            cyc += per_tok + per_sample * sampled + last * int(res.counts[0, -1])
             got.append(cyc + (per_reset if i == 0 else 0))
             if i + 1 >= len(ids):
                 ids.append(gm.sample(res.logits[0], tq, rng))
@@ -84,7 +84,7 @@ def test_hardware_counters_pass_through(model):
 def test_unknown_geometry_gives_the_bound(model):
     geom = Geometry(model.config, len(model.vocab), 2, 7)
     totals = {k: COSIM["totals"][k] for k in ("tokens", "spikes", "syn_events", "readout_ops")}
-    run = derive_counters(totals, geom, last_neuron_spiked=3, resets=1)
+    run = derive_counters(totals, geom, last_neuron_spikes=3, resets=1)
     assert not run.cycles_exact
     feats = totals["readout_ops"] // geom.vocab_size
     assert run.counters["cycles"] == (totals["syn_events"] + totals["tokens"] * 2 * 256
@@ -105,9 +105,9 @@ def test_dense_counters(model, golden_run):
     assert d["syn_events"] == d["fanout_reads"] == n * c.steps * c.neurons * c.fanout
     assert d["readout_ops"] == n * len(model.vocab) * 2 * c.neurons
     assert d["spikes"] == run.counters["spikes"]
-    per_tok, per_sample, last, per_reset = MEASURED_OVERHEAD[geometry_key(geom)]
+    per_tok, per_sample, _, per_reset = MEASURED_OVERHEAD[geometry_key(geom)]
     assert d["cycles"] == (d["syn_events"] + n * c.steps * geom.groups
-                           + geom.blocks * n * 2 * c.neurons + (per_tok + last) * n
+                           + geom.blocks * n * 2 * c.neurons + per_tok * n
                            + per_sample * run.counters["sampled"] + per_reset)
     for k in COUNTERS:
         assert d[k] >= run.counters[k], k
@@ -124,7 +124,9 @@ def test_golden_totals_alone_give_a_labelled_lower_bound(model, golden_run):
     est = derive_counters(totals, default_geometry(model), resets=1,
                           sampled=exact.counters["sampled"])
     assert not est.cycles_exact
-    assert 0 <= exact.counters["cycles"] - est.counters["cycles"] <= totals["tokens"]
+    # short by the cycles neuron N-1's spikes cost, at most one a time step
+    short = exact.counters["cycles"] - est.counters["cycles"]
+    assert 0 <= short <= snnfpga.load().config.steps * totals["tokens"]
     for k in COUNTERS:
         if k != "cycles":
             assert est.counters[k] == exact.counters[k], k
@@ -136,9 +138,9 @@ def test_registered_reads_lengthen_the_derived_cycles_and_make_them_an_estimate(
     model = snnfpga.load()
     geom = default_geometry(model)
     totals = {"tokens": 3, "spikes": 40, "syn_events": 40 * 64, "readout_ops": 3 * 65 * 530}
-    plain = derive_counters(totals, geom, last_neuron_spiked=0, resets=1)
+    plain = derive_counters(totals, geom, last_neuron_spikes=0, resets=1)
     regs = derive_counters(totals, dataclasses.replace(geom, registered_reads=True),
-                           last_neuron_spiked=0, resets=1)
+                           last_neuron_spikes=0, resets=1)
     c = geom.config
     over = MEASURED_OVERHEAD[geometry_key(geom)]
     bound = plain.counters["cycles"] - 3 * over[0] - 3 * over[1] - over[3]
@@ -155,6 +157,6 @@ def test_registered_reads_lengthen_the_derived_cycles_and_make_them_an_estimate(
     rgeom = dataclasses.replace(geom, registered_reads=True)
     d_plain, d_regs = dense_counters(plain, geom), dense_counters(regs, rgeom)
     assert d_regs.counters["cycles"] == d_plain.counters["cycles"] - (
-        3 * over[0] + 3 * over[1] + 3 * over[2] + over[3]) + 3 * (c.steps * geom.groups
+        3 * over[0] + 3 * over[1] + over[3]) + 3 * (c.steps * geom.groups
                                                                    + geom.blocks)
     assert not d_regs.cycles_exact
