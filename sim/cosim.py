@@ -29,12 +29,29 @@ from ..model.modelfile import SpikingModel, load_model
 from .build import CLOCK_PERIOD_NS, SimulationError, run
 from .trace import Command
 
-__all__ = ["CosimReport", "cosim", "main", "payload_fields"]
+__all__ = ["CosimReport", "core_run_data", "cosim", "main", "payload_fields"]
 
 
 def payload_fields(layout) -> dict[str, list[int]]:
     """``{field: [offset, width]}`` of an Amaranth struct layout, for packing in cocotb."""
     return {name: [f.offset, f.width] for name, f in layout}
+
+
+def core_run_data(core: Core, model_path: str | Path, commands: list[Command], *,
+                  stall: float = 0.0, idle: float = 0.0, read_counts: bool = False,
+                  seed: int = 0, load: bool = False) -> dict:
+    """What ``sim/tb_core.py`` reads: the model, the core's lanes and port layouts, the
+    commands, and how to drive them (stalls, idle cycles, counter reads, loading first)."""
+    geom = core.geometry
+    return {
+        "model": str(Path(model_path).resolve()), "lanes": geom.lanes,
+        "readout_lanes": geom.readout_lanes,
+        "commands": [[c.op, c.id, int(c.sample), int(c.logits), c.tq, c.seed] for c in commands],
+        "fields": {"cmd": payload_fields(core.cmd.payload.shape()),
+                   "mem_cmd": payload_fields(core.mem_cmd.payload.shape()),
+                   "o_spike": payload_fields(core.o_spike.payload.shape())},
+        "stall": stall, "idle": idle, "seed": seed, "read_counts": read_counts, "load": load,
+    }
 
 
 @dataclass
@@ -66,15 +83,8 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
                 weights=None if spram else model.weights, lanes=lanes,
                 readout_lanes=readout_lanes, spram=spram, registered_reads=registered_reads)
     geom = core.geometry
-    data = {
-        "model": str(Path(model_path).resolve()), "lanes": lanes,
-        "readout_lanes": readout_lanes,
-        "commands": [[c.op, c.id, int(c.sample), int(c.logits), c.tq, c.seed] for c in commands],
-        "fields": {"cmd": payload_fields(core.cmd.payload.shape()),
-                   "mem_cmd": payload_fields(core.mem_cmd.payload.shape()),
-                   "o_spike": payload_fields(core.o_spike.payload.shape())},
-        "stall": stall, "idle": idle, "seed": seed, "read_counts": read_counts, "load": spram,
-    }
+    data = core_run_data(core, model_path, commands, stall=stall, idle=idle,
+                         read_counts=read_counts, seed=seed, load=spram)
     res = run(core, name, test_module="snnfpga.sim.tb_core", data=data, waves=waves,
               run_name=run_name, clock_ns=CLOCK_PERIOD_NS,
               models=["sb_spram256ka.v"] if spram else [])

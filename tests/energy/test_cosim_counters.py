@@ -4,8 +4,6 @@ in ``data/cosim_records.json`` are checked by ``test_counters.py`` without Veril
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from snnfpga.energy import generate_counts
@@ -13,7 +11,7 @@ from snnfpga.energy.counters import MEASURED_OVERHEAD, default_geometry, geometr
 from snnfpga.hw.core import COUNTERS, Core, cycle_lower_bound
 from snnfpga.model.golden import GoldenModel, temperature_to_fixed
 from snnfpga.sim.build import CLOCK_PERIOD_NS, missing_tools, run
-from snnfpga.sim.cosim import payload_fields
+from snnfpga.sim.cosim import core_run_data
 from snnfpga.sim.trace import Command
 from snnfpga.sw_driver.api import default_model_path
 
@@ -38,15 +36,7 @@ def test_generation_counters_equal_the_verilated_core():
         for k, i in enumerate(fed)]
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
                 lanes=geom.lanes, readout_lanes=geom.readout_lanes)
-    data = {
-        "model": str(Path(default_model_path()).resolve()), "lanes": geom.lanes,
-        "readout_lanes": geom.readout_lanes,
-        "commands": [[c.op, c.id, int(c.sample), int(c.logits), c.tq, c.seed] for c in cmds],
-        "fields": {"cmd": payload_fields(core.cmd.payload.shape()),
-                   "mem_cmd": payload_fields(core.mem_cmd.payload.shape()),
-                   "o_spike": payload_fields(core.o_spike.payload.shape())},
-        "stall": 0.0, "idle": 0.0, "seed": 0, "read_counts": False, "load": False,
-    }
+    data = core_run_data(core, default_model_path(), cmds)
     out = run(core, "core", test_module="snnfpga.sim.tb_core", data=data,
               run_name="energy-counters", clock_ns=CLOCK_PERIOD_NS).outputs
     assert out["mismatch"] is None
