@@ -172,7 +172,7 @@ def dense_counters(run: RunCounts, geom: Geometry) -> RunCounts:
     cycles = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
     over = MEASURED_OVERHEAD.get(geometry_key(geom))
     if over is not None:
-        per_tok, per_sample, last, per_reset = over
+        per_tok, per_sample, _, per_reset = over
         cycles += per_tok * n_tok + per_sample * out["sampled"] + per_reset * out["resets"]
     out["cycles"] = cycles
     if "uart_bytes" in k:
