@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from ..hw.core import Core
-from ..model.golden import GoldenModel, Lfsr32, seed_to_state, temperature_to_fixed
+from ..hw.core import COUNTERS, Core
+from ..model.golden import GoldenModel, temperature_to_fixed
 from ..sw_driver.api import default_model_path, load
 from .build import CLOCK_PERIOD_NS, SimulationError, run
 from .cosim import core_run_data
@@ -48,19 +48,12 @@ BOARD_RUN = ("board_sim", "ROMEO:", 40, 0.8, 3)
 
 def _fed_tokens(model, prompt: str, new_tokens: int, temperature: float, seed: int) -> list[int]:
     """The ids the core is fed: the prompt, then the golden model's samples fed back (the
-    generator draws once per appended sample, as ``tests/energy/test_counters.py`` replays)."""
-    gm = GoldenModel(model)
+    last sample is never fed)."""
     ids = [int(i) for i in model.vocab.encode(prompt)]
-    n = len(ids) + new_tokens - 1
-    tq = temperature_to_fixed(temperature, model.config.temperature_frac_bits)
-    rng = Lfsr32(seed_to_state(seed))
-    st = gm.init_state(1)
     with torch.inference_mode():
-        for i in range(n):
-            st, res = gm.step(st, torch.tensor([ids[i]]))
-            if i + 1 >= len(ids):
-                ids.append(int(gm.sample(res.logits[0], tq, rng)))
-    return ids[:n]
+        out = list(GoldenModel(model).generate(ids, new_tokens, temperature=temperature,
+                                               seed=seed))
+    return ids + [int(i) for i in out[:-1]]
 
 
 def core_record(model, model_path, name: str, prompt: str, new_tokens: int,
@@ -86,15 +79,12 @@ def core_record(model, model_path, name: str, prompt: str, new_tokens: int,
             "cycles_per_token": out["cycles"]}
 
 
-def board_record(model, name: str, prompt: str, new_tokens: int, temperature: float,
-                 seed: int) -> dict:
+def board_record(model, prompt: str, new_tokens: int, temperature: float, seed: int) -> dict:
     from ..energy.run import generate_counts
 
     _, counts = generate_counts(prompt, max_new_tokens=new_tokens, temperature=temperature,
                                 seed=seed, backend="sim", model=model)
-    totals = {k: counts.counters[k] for k in ("cycles", "tokens", "spikes", "syn_events",
-                                              "readout_ops", "weight_reads", "fanout_reads",
-                                              "state_reads", "state_writes")}
+    totals = {k: counts.counters[k] for k in COUNTERS}
     return {"how": "virtual board, snnfpga.generate(backend='sim', counters=...)",
             "prompt": prompt, "max_new_tokens": new_tokens, "temperature": temperature,
             "seed": seed, "totals": totals}
@@ -126,7 +116,7 @@ def main(argv=None) -> int:
         records[name] = core_record(model, path, name, prompt, n, temp, seed, all_sampled)
     name, prompt, n, temp, seed = BOARD_RUN
     print(f"{name}: {prompt!r}, {n} new tokens, seed {seed}", flush=True)
-    records[name] = board_record(model, name, prompt, n, temp, seed)
+    records[name] = board_record(model, prompt, n, temp, seed)
     a.out.write_text(json.dumps(records, indent=1) + "\n")
     print(f"wrote {a.out}")
     return 0
