@@ -104,8 +104,8 @@ class SurrogateSNN(nn.Module):
         """Weights in integer units as used by the QAT forward pass (rounded in QAT mode).
 
         The readout is held in normalised units (features divided by their largest value);
-        its integer form depends on ``logit_frac_bits``, chosen by
-        :meth:`choose_logit_frac_bits` when quantisation starts.
+        its integer form depends on ``logit_frac_bits``, chosen when quantisation starts
+        (``train.select_logit_frac_bits``, from :meth:`choose_logit_frac_bits` up).
         """
         c = self.cfg
         lf = self.logit_frac_bits
@@ -130,13 +130,17 @@ class SurrogateSNN(nn.Module):
         sc, sm = self._readout_scales()
         mags = torch.cat([(self.p_cnt / sc).abs().flatten(), (self.p_mem / sm).abs().flatten()])
         q = torch.quantile(mags[:1 << 20].float(), quantile).item() if mags.numel() else 0.0
-        bmax = self.b_real.abs().max().item()
         lf = 0
         for cand in range(0, MAX_LOGIT_FRAC_BITS + 1):   # small weights: capped, not refused
-            if q * 2.0**cand <= c.r_max + 0.5 and bmax * 2.0**cand <= c.b_max:
+            if q * 2.0**cand <= c.r_max + 0.5 and self.bias_fits(cand):
                 lf = cand
         self.logit_frac_bits = lf
         return lf
+
+    @torch.no_grad()
+    def bias_fits(self, logit_frac_bits: int) -> bool:
+        """Whether every bias, at that logit scale, fits ``bias_bits`` without saturating."""
+        return self.b_real.abs().max().item() * 2.0**logit_frac_bits <= self.cfg.b_max
 
     def init_state(self, batch: int):
         n = self.cfg.neurons

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig, TrainConfig
+from .config import MAX_LOGIT_FRAC_BITS, ModelConfig, TrainConfig
 from .errors import ModelError
 from .surrogate import SurrogateSNN
 
-__all__ = ["clip_gradients", "random_targets", "train_surrogate", "stream_batches",
-           "surrogate_bpc"]
+__all__ = ["clip_gradients", "random_targets", "select_logit_frac_bits", "train_surrogate",
+           "stream_batches", "surrogate_bpc"]
 
 LN2 = math.log(2.0)
 
@@ -57,6 +57,33 @@ def surrogate_bpc(net: SurrogateSNN, ids: np.ndarray, *, streams: int = 16, seq_
         rate_sum += rate.item()
         k += 1
     return tot / max(n, 1) / LN2, rate_sum / max(k, 1)
+
+
+@torch.no_grad()
+def select_logit_frac_bits(net: SurrogateSNN, dev_ids: np.ndarray, *, finer: int = 3,
+                           log=print) -> int:
+    """Choose the readout's logit scale by the rounded network's BPC on ``dev_ids``.
+
+    The candidates start at the largest scale at which 99.9 % of the readout weights fit
+    their integer range (:meth:`SurrogateSNN.choose_logit_frac_bits`) and go up to ``finer``
+    steps finer, where more weights saturate and the rest round more finely; the bias must
+    still fit. The scale of the lowest BPC wins (the coarser one on a tie); the network is
+    left at that scale.
+    """
+    mode = net.mode
+    net.mode = "qat"
+    base = net.choose_logit_frac_bits()
+    scores = {}
+    for lf in range(base, min(base + finer, MAX_LOGIT_FRAC_BITS) + 1):
+        if lf == base or net.bias_fits(lf):
+            net.logit_frac_bits = lf
+            scores[lf] = surrogate_bpc(net, dev_ids)[0]
+    best = min(scores, key=lambda lf: (scores[lf], lf))
+    net.logit_frac_bits = best
+    net.mode = mode
+    log("readout scale: " + ", ".join(f"logit_frac_bits {lf} dev {b:.3f}"
+                                      for lf, b in scores.items()) + f"; chosen {best}")
+    return best
 
 
 def clip_gradients(groups: list[dict], how: str, max_norm: float = 1.0) -> None:
@@ -109,7 +136,7 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
             continue
         net.mode = mode
         if mode == "qat":
-            log(f"readout scale: logit_frac_bits = {net.choose_logit_frac_bits()}")
+            select_logit_frac_bits(net, dev_ids, log=log)
         params = [p for p in net.parameters() if p.requires_grad]
         readout = {id(p) for p in (net.p_cnt, net.p_mem, net.b_real)}
         groups = [

@@ -14,7 +14,9 @@ from snnfpga.model.train import (
     export_config,
     export_weights,
     random_targets,
+    select_logit_frac_bits,
     stream_batches,
+    surrogate_bpc,
     train_surrogate,
 )
 
@@ -136,3 +138,40 @@ def test_logit_scale_of_an_untrained_readout_is_capped_at_what_a_model_file_hold
         net.b_real.fill_(1e-3)   # zero readout weights, tiny bias: any scale fits
     assert net.choose_logit_frac_bits() == MAX_LOGIT_FRAC_BITS
     export_config(net)           # a valid configuration (it used to ask for 20 bits)
+
+
+def test_logit_scale_is_the_one_of_the_lowest_rounded_bpc():
+    cfg = ModelConfig(neurons=32, fanout=8, steps=2, membrane_bits=12, threshold=256)
+    net = make_net(cfg)
+    ids = np.random.default_rng(0).integers(0, 7, 16 * 128 * 2)
+    net.mode = "float"
+    base = net.choose_logit_frac_bits()
+    net.mode = "qat"
+    scores = {}
+    for lf in range(base, base + 3):
+        net.logit_frac_bits = lf
+        scores[lf] = surrogate_bpc(net, ids)[0]
+    assert len(set(scores.values())) == 3       # the candidates differ
+    lines = []
+    net.mode = "float"
+    chosen = select_logit_frac_bits(net, ids, finer=2, log=lines.append)
+    assert chosen == min(scores, key=scores.get) == net.logit_frac_bits
+    assert net.mode == "float"
+    assert lines == [f"readout scale: logit_frac_bits {base} dev {scores[base]:.3f}, "
+                     f"logit_frac_bits {base + 1} dev {scores[base + 1]:.3f}, "
+                     f"logit_frac_bits {base + 2} dev {scores[base + 2]:.3f}; chosen {chosen}"]
+
+
+def test_logit_scales_whose_bias_would_saturate_are_not_tried():
+    cfg = ModelConfig(neurons=16, fanout=4, steps=2, membrane_bits=12, threshold=256,
+                      bias_bits=8)
+    net = make_net(cfg)
+    with torch.no_grad():
+        net.p_cnt.mul_(1e-3)
+        net.p_mem.mul_(1e-3)
+        net.b_real.fill_(0.9)       # 0.9 * 2**7 = 115 fits 8 bits, 0.9 * 2**8 does not
+    lines = []
+    ids = np.random.default_rng(1).integers(0, 7, 4096)
+    assert select_logit_frac_bits(net, ids, log=lines.append) == 7
+    assert "logit_frac_bits 8" not in lines[0]
+
