@@ -569,10 +569,14 @@ class Board(wiring.Component):
                     head(Rsp.OK, gen_tag, 2)
                     m.next = "GEN_END_HEAD"
                 with m.Else():
-                    m.d.comb += [core.cmd.valid.eq(1), cmd.op.eq(Op.TOKEN)]
-                    m.d.comb += [cmd.id.eq(cid), cmd.sample.eq(1), cmd.logits.eq(0)]
-                    with m.If(core.cmd.ready):
-                        m.next = "GEN_CHAR"
+                    m.next = "GEN_NEXT"
+            with m.State("GEN_NEXT"):     # the sampled id back in; a state of its own, so that
+                # the core's command does not hang on the judging of a frame in the same cycle
+                # (that chain, frame -> verdict -> core -> link state, was the longest path)
+                m.d.comb += [core.cmd.valid.eq(1), cmd.op.eq(Op.TOKEN)]
+                m.d.comb += [cmd.id.eq(cid), cmd.sample.eq(1), cmd.logits.eq(0)]
+                with m.If(core.cmd.ready):
+                    m.next = "GEN_CHAR"
             with m.State("GEN_END_HEAD"):
                 m.d.comb += tx.i_head.valid.eq(1)
                 with m.If(tx.i_head.ready):
