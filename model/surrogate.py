@@ -19,7 +19,7 @@ import math
 import torch
 from torch import nn
 
-from .config import MAX_LOGIT_FRAC_BITS, ModelConfig
+from .config import MAX_LOGIT_FRAC_BITS, ModelConfig, TrainConfig
 
 __all__ = ["SurrogateSNN"]
 
@@ -59,10 +59,15 @@ class SurrogateSNN(nn.Module):
         Number of characters ``V``.
     targets : torch.Tensor
         ``(N, F)`` int64 recurrent targets of each source neuron (the fixed mask).
+    slope, damping : float
+        The surrogate derivative's (``TrainConfig.surrogate_slope`` and
+        ``surrogate_damping``, whose defaults they share).
     """
 
     def __init__(self, cfg: ModelConfig, vocab_size: int, targets: torch.Tensor, *,
-                 init_scale: float = 1.0, generator: torch.Generator | None = None):
+                 init_scale: float = 1.0, generator: torch.Generator | None = None,
+                 slope: float = TrainConfig.surrogate_slope,
+                 damping: float = TrainConfig.surrogate_damping):
         super().__init__()
         n, f = cfg.neurons, cfg.fanout
         self.cfg = cfg
@@ -85,8 +90,8 @@ class SurrogateSNN(nn.Module):
         self.p_mem = nn.Parameter(torch.zeros(vocab_size, n))
         self.b_real = nn.Parameter(torch.zeros(vocab_size))
         self.mode = "float"
-        self.slope = 4.0
-        self.damping = 1.0   # < 1 keeps gradients through many spike steps from growing
+        self.slope = slope
+        self.damping = damping   # < 1 keeps gradients through many spike steps from growing
         self.logit_frac_bits = cfg.logit_frac_bits
 
     # -- integer-unit views of the parameters -------------------------------------------------

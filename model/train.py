@@ -114,9 +114,8 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
     torch.manual_seed(tcfg.seed)
     g = torch.Generator().manual_seed(tcfg.seed)
     targets = random_targets(cfg.neurons, cfg.fanout, g)
-    net = SurrogateSNN(cfg, vocab_size, targets, init_scale=tcfg.init_scale, generator=g)
-    net.slope = tcfg.surrogate_slope
-    net.damping = tcfg.surrogate_damping
+    net = SurrogateSNN(cfg, vocab_size, targets, init_scale=tcfg.init_scale, generator=g,
+                       slope=tcfg.surrogate_slope, damping=tcfg.surrogate_damping)
     # unigram prior as the initial bias
     counts = np.bincount(train_ids, minlength=vocab_size).astype(np.float64) + 1.0
     with torch.no_grad():

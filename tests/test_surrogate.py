@@ -91,6 +91,18 @@ def test_reservoir_recipe_trains_only_the_readout():
     assert not torch.equal(net.p_mem, fresh.p_mem)
 
 
+def test_the_trainer_gives_the_network_the_configured_surrogate_derivative():
+    ids = np.tile(np.arange(5), 200)
+    cfg = ModelConfig(neurons=16, fanout=4, steps=2, membrane_bits=12)
+    tcfg = TrainConfig(batch=4, seq_len=8, float_minutes=1, qat_minutes=0, max_steps=1,
+                       surrogate_slope=1.5, surrogate_damping=0.2)
+    net = train_surrogate(cfg, tcfg, ids, 5, log=lambda s: None)
+    assert (net.slope, net.damping) == (1.5, 0.2)
+    plain = make_net(cfg)
+    assert (plain.slope, plain.damping) == (TrainConfig.surrogate_slope,
+                                            TrainConfig.surrogate_damping)
+
+
 def test_surrogate_damping_scales_the_spike_gradient_and_nothing_else():
     cfg = ModelConfig(neurons=32, fanout=8, steps=2, membrane_bits=12, threshold=256)
     x = torch.randint(0, 7, (2, 6), generator=torch.Generator().manual_seed(3))
