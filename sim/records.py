@@ -33,7 +33,7 @@ from .build import CLOCK_PERIOD_NS, SimulationError, run
 from .cosim import core_run_data
 from .trace import Command
 
-__all__ = ["core_record", "main"]
+__all__ = ["core_record", "fed_tokens", "generation_commands", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "tests" / "energy" / "data" \
     / "cosim_records.json"
@@ -46,7 +46,7 @@ CORE_RUNS = (
 BOARD_RUN = ("board_sim", "ROMEO:", 40, 0.8, 3)
 
 
-def _fed_tokens(model, prompt: str, new_tokens: int, temperature: float, seed: int) -> list[int]:
+def fed_tokens(model, prompt: str, new_tokens: int, temperature: float, seed: int) -> list[int]:
     """The ids the core is fed: the prompt, then the golden model's samples fed back (the
     last sample is never fed)."""
     ids = [int(i) for i in model.vocab.encode(prompt)]
@@ -56,15 +56,24 @@ def _fed_tokens(model, prompt: str, new_tokens: int, temperature: float, seed: i
     return ids + [int(i) for i in out[:-1]]
 
 
+def generation_commands(fed: list[int], n_prompt: int, tq: int, seed: int, *,
+                        all_sampled: bool = False) -> list[Command]:
+    """The core's commands for a generation as ``GENERATE`` runs it: a ``RESET`` with
+    ``seed``, then the ``fed`` ids, sampled from the prompt's last one on (every one with
+    ``all_sampled``), no logits out."""
+    return [Command("reset", seed=seed)] + [
+        Command("token", id=int(i), sample=all_sampled or k >= n_prompt - 1, logits=False,
+                tq=tq)
+        for k, i in enumerate(fed)]
+
+
 def core_record(model, model_path, name: str, prompt: str, new_tokens: int,
                 temperature: float, seed: int, all_sampled: bool) -> dict:
     """Run one generation through the verilated core; return its record."""
-    fed = _fed_tokens(model, prompt, new_tokens, temperature, seed)
-    n_prompt = len(model.vocab.encode(prompt))
+    fed = fed_tokens(model, prompt, new_tokens, temperature, seed)
     tq = temperature_to_fixed(temperature, model.config.temperature_frac_bits)
-    cmds = [Command("reset", seed=seed)] + [
-        Command("token", id=i, sample=all_sampled or k >= n_prompt - 1, logits=False, tq=tq)
-        for k, i in enumerate(fed)]
+    cmds = generation_commands(fed, len(model.vocab.encode(prompt)), tq, seed,
+                               all_sampled=all_sampled)
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights)
     data = core_run_data(core, model_path, cmds)
     out = run(core, "core", test_module="snnfpga.sim.tb_core", data=data,

@@ -5,15 +5,15 @@ in ``data/cosim_records.json`` are checked by ``test_counters.py`` without Veril
 from __future__ import annotations
 
 import pytest
-import torch
 from snnfpga.energy import generate_counts
-from snnfpga.energy.counters import MEASURED_OVERHEAD, default_geometry, geometry_key
-from snnfpga.hw.core import COUNTERS, Core, cycle_lower_bound
-from snnfpga.model.golden import GoldenModel, temperature_to_fixed
+from snnfpga.energy.counters import default_geometry
+from snnfpga.hw.core import COUNTERS, Core
+from snnfpga.model.golden import temperature_to_fixed
 from snnfpga.sim.build import CLOCK_PERIOD_NS, missing_tools, run
 from snnfpga.sim.cosim import core_run_data
-from snnfpga.sim.trace import Command
+from snnfpga.sim.records import generation_commands
 from snnfpga.sw_driver.api import default_model_path
+from token_cycles import expected_token_cycles
 
 import snnfpga
 
@@ -31,9 +31,7 @@ def test_generation_counters_equal_the_verilated_core():
     text, derived = generate_counts(prompt, max_new_tokens=n, temperature=temp, seed=seed)
     fed = model.vocab.encode(prompt + text[:-1])
     tq = temperature_to_fixed(temp, model.config.temperature_frac_bits)
-    cmds = [Command("reset", seed=seed)] + [
-        Command("token", id=int(i), sample=k >= len(prompt) - 1, logits=False, tq=tq)
-        for k, i in enumerate(fed)]
+    cmds = generation_commands(fed, len(prompt), tq, seed)
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
                 lanes=geom.lanes, readout_lanes=geom.readout_lanes)
     data = core_run_data(core, default_model_path(), cmds)
@@ -43,14 +41,4 @@ def test_generation_counters_equal_the_verilated_core():
     for name in COUNTERS:
         assert derived.counters[name] == out["totals"][name], name
     # and token by token
-    per_tok, per_sample, last, per_reset = MEASURED_OVERHEAD[geometry_key(geom)]
-    gm = GoldenModel(model)
-    st = gm.init_state(1)
-    want = []
-    with torch.inference_mode():
-        for k, i in enumerate(fed):
-            st, res = gm.step(st, torch.tensor([int(i)]))
-            want.append(cycle_lower_bound(geom, int(res.syn_events[0]), int(res.readout_ops[0]))
-                        + per_tok + per_sample * (k >= len(prompt) - 1)
-                        + last * int(res.counts[0, -1]) + (per_reset if k == 0 else 0))
-    assert out["cycles"] == want
+    assert out["cycles"] == expected_token_cycles(model, fed, len(prompt))

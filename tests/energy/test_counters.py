@@ -5,12 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from snnfpga.energy import EnergyError, dense_counters, derive_counters, generate_counts
 from snnfpga.energy.counters import MEASURED_OVERHEAD, default_geometry, geometry_key
-from snnfpga.hw.core import COUNTERS, cycle_lower_bound
+from snnfpga.hw.core import COUNTERS
 from snnfpga.hw.memmap import Geometry
-from snnfpga.model.golden import GoldenModel, Lfsr32, seed_to_state, temperature_to_fixed
+from snnfpga.model.golden import GoldenModel
+from snnfpga.sim.records import fed_tokens
+from token_cycles import expected_token_cycles
 
 import snnfpga
 
@@ -51,26 +52,11 @@ def test_every_counter_equals_the_recorded_run(record, golden_run):
 
 @pytest.mark.parametrize("record", ["core_generate", "core_all_sampled"])
 def test_cycles_per_token_equal_the_cosimulation(model, record):
-    """Bound + constant + sampling + one cycle when neuron N-1 spiked; RESET on the first."""
+    """Bound + constant + sampling + one cycle per spike of neuron N-1; RESET on the first."""
     c = RECORDS[record]
-    geom = default_geometry(model)
-    per_tok, per_sample, last, per_reset = MEASURED_OVERHEAD[geometry_key(geom)]
-    gm = GoldenModel(model)
-    prompt = list(model.vocab.encode(c["prompt"]))
-    ids = list(prompt)
-    tq = temperature_to_fixed(c["temperature"], model.config.temperature_frac_bits)
-    rng = Lfsr32(seed_to_state(c["seed"]))
-    st = gm.init_state(1)
-    got = []
-    with torch.inference_mode():
-        for i in range(len(c["cycles_per_token"])):
-            st, res = gm.step(st, torch.tensor([ids[i]]))
-            sampled = record == "core_all_sampled" or i >= len(prompt) - 1
-            cyc = cycle_lower_bound(geom, int(res.syn_events[0]), int(res.readout_ops[0]))
-            cyc += per_tok + per_sample * sampled + last * int(res.counts[0, -1])
-            got.append(cyc + (per_reset if i == 0 else 0))
-            if i + 1 >= len(ids):
-                ids.append(gm.sample(res.logits[0], tq, rng))
+    fed = fed_tokens(model, c["prompt"], c["max_new_tokens"], c["temperature"], c["seed"])
+    got = expected_token_cycles(model, fed, len(model.vocab.encode(c["prompt"])),
+                                all_sampled=record == "core_all_sampled")
     assert got == c["cycles_per_token"]
 
 
