@@ -65,7 +65,7 @@ class BuildReport:
     target_mhz: float
     clock_mhz: float                       # what the PLL makes
     pll: str
-    seed: int = 1                          # nextpnr's placement seed
+    seed: int                              # nextpnr's placement seed (clock.place_seed by default)
     used: dict[str, tuple[int, int]] = field(default_factory=dict)   # resource: (used, total)
     fmax_mhz: dict[str, float] = field(default_factory=dict)          # clock net: achieved
     cycles_per_char: float = 0.0
