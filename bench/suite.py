@@ -147,10 +147,12 @@ def _ops(net: nw.Net, feats: nw.Features, vocab_size: int) -> dict:
     n_alive = int(net.alive.sum())
     chars = feats.counts.shape[0]
     spikes = feats.counts.sum(dtype=torch.int64).item()
-    nonzero = (feats.counts != 0).sum(dtype=torch.int64).item()
+    # the readout skips every feature of zero, spike count or membrane (SPEC.md section 4)
+    nonzero = ((feats.counts[:, net.alive] != 0).sum(dtype=torch.int64).item()
+               + (feats.membrane[:, net.alive] != 0).sum(dtype=torch.int64).item())
     syn = feats.syn_events.sum().item() / chars
     updates = net.steps * n_alive
-    readout = vocab_size * (nonzero / chars + n_alive)
+    readout = vocab_size * nonzero / chars
     dense = net.dense_ops()
     return {
         "firing_rate": spikes / (chars * n_alive * net.steps),

@@ -58,7 +58,7 @@ def geometry_key(geom: Geometry) -> GeometryKey:
 #: to the bound plus these figures (``tests/energy/data/cosim_records.json``, written by
 #: ``python -m snnfpga.sim.records``).
 MEASURED_OVERHEAD: dict[GeometryKey, tuple[int, int, int, int]] = {
-    GeometryKey(512, 64, 2, 65, 1, 7): (100, 2, 1, 508),
+    GeometryKey(512, 64, 2, 65, 1, 7): (67, 2, 1, 508),
 }
 
 
@@ -122,7 +122,7 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spikes: int | N
     V, NB = geom.vocab_size, geom.blocks
     if ro % V:
         raise EnergyError(f"readout_ops={ro} is not a multiple of the vocabulary size {V}")
-    feats = ro // V                         # sum over tokens of N + S
+    feats = ro // V                         # sum over tokens of the non-zero features
     sampled = n_tok if sampled is None else sampled
     if not 0 <= sampled <= n_tok:
         raise EnergyError(f"sampled={sampled} must be between 0 and tokens={n_tok}")

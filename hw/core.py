@@ -32,11 +32,11 @@ COUNTERS = (
     "tokens",          # characters fed
     "spikes",          # spikes emitted (sum of the per-token spike counts)
     "syn_events",      # synaptic events: fan-out entries delivered
-    "readout_ops",     # readout multiply-accumulates, zero spike counts skipped
+    "readout_ops",     # readout multiply-accumulates, zero features skipped
     "weight_reads",    # words read from the input, leak, readout and bias memories
-    "fanout_reads",    # words read from the fan-out lists
-    "state_reads",     # words read from membranes, accumulators and spike counts
-    "state_writes",    # words written to membranes, accumulators and spike counts
+    "fanout_reads",    # words read from the fan-out lists (one per event: syn_events)
+    "state_reads",     # words read from membranes, accumulators, spike counts, readout lists
+    "state_writes",    # words written to membranes, accumulators, spike counts, readout lists
 )
 
 
@@ -67,11 +67,10 @@ def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
 
         syn_events                  fan-out list entries, one per cycle (synapse phases)
       + T * N / P                   membrane words of P neurons (neuron phases)
-      + ceil(V / R) * (N + S)       readout weight words of R characters: a membrane word
-                                    for every neuron, a count word for each of the S neurons
-                                    that spiked in the token (readout)
+      + ceil(V / R) * K             readout weight words of R characters, one for each of
+                                    the token's K non-zero features (readout)
 
-    ``S`` follows from the token's readout operations, ``readout_ops = V * (N + S)``. With
+    ``K`` follows from the token's readout operations, ``readout_ops = V * K``. With
     ``geom.registered_reads`` a neuron-phase group takes two cycles and each readout block one
     more.
     """
@@ -87,28 +86,29 @@ def memory_words(geom: Geometry, tokens: int, syn_events: int, readout_ops: int)
     """Words the memory-access counters count for ``tokens`` tokens with these events.
 
     The core reads and writes its memories in a fixed pattern per phase, so the words follow
-    from the counts and the geometry exactly (``S`` below is the number of neurons that
-    spiked in a token, ``readout_ops = V * (N + S)``), with or without registered reads::
+    from the counts and the geometry exactly (``K`` below is the number of non-zero features
+    of a token, membrane features and spike counts, ``readout_ops = V * K``), with or without
+    registered reads::
 
         fanout_reads    E                   one fan-out entry per synaptic event
         weight_reads    2*T*N/P + V         leak and input-weight words, biases
-                        + B*(N + S)         readout words: membrane and, for the spiking
-                                            neurons, count weights
+                        + B*K               readout weight words
         state_reads     E + T*N/P*(2 + P)   accumulators; membrane, count and P accumulator
-                        + 2*B*N             words; membrane and count in the readout
-        state_writes    E + T*N/P*(2 + P)
+                        + B*K               words; a readout-list entry per weight word
+        state_writes    E + T*N/P*(2 + P)   likewise, and the K readout-list entries
+                        + K
 
     (per token, ``E`` its synaptic events, ``B = ceil(V/R)``).
     """
     c = geom.config
     T, NG, P, NB = c.steps, geom.groups, geom.lanes, geom.blocks
-    feats = readout_ops // geom.vocab_size        # sum over tokens of N + S
+    feats = readout_ops // geom.vocab_size        # sum over tokens of K
     neuron_phase = tokens * T * NG * (2 + P)
     return {
         "fanout_reads": syn_events,
         "weight_reads": tokens * (2 * T * NG + geom.vocab_size) + NB * feats,
-        "state_reads": syn_events + neuron_phase + 2 * NB * c.neurons * tokens,
-        "state_writes": syn_events + neuron_phase,
+        "state_reads": syn_events + neuron_phase + NB * feats,
+        "state_writes": syn_events + neuron_phase + feats,
     }
 
 
@@ -127,10 +127,11 @@ class Core(wiring.Component):
       memories per cycle, clear their accumulators, count their spikes and push the ids of the
       spiking ones into the event queue. The queue takes one id a cycle; when more than one of
       the ``P`` lanes spikes, the phase waits until the ids are pushed.
-    * **readout**: for each block of ``R`` characters, one cycle per neuron reads its membrane
-      weights for the ``R`` characters, its membrane and its spike count; a neuron that spiked
-      in the token takes one more cycle to read its count weights (a zero count costs nothing).
-      ``R`` logits are accumulated exactly. The finished block's logits go out one per cycle
+    * **readout**: the last time step's neuron phase writes two lists, (neuron, membrane
+      feature) for every non-zero membrane feature and (neuron, spike count) for every neuron
+      that spiked in the token. For each block of ``R`` characters, one cycle per list entry
+      reads the entry and the weights of the ``R`` characters for it: a feature of zero costs
+      nothing. ``R`` logits are accumulated exactly. The finished block's logits go out one per cycle
       to the sampler and/or the ``logits`` stream before the next block starts.
 
     The event queue holds ``N`` ids per step, so it never overflows (``event_queue.py``). The
@@ -159,10 +160,10 @@ class Core(wiring.Component):
         instead of one, which ends the ECP5's longest paths (a block RAM's clock-to-out, the
         multiplexer over ~100 blocks, then a multiplier or an address) at that register; a
         fan-out read is issued from registers a cycle after its entry is taken, and so is a
-        load-port request; and a count word's read is decided a cycle ahead, from
-        registers. The arithmetic and the counters are unchanged; the cycles change: two more
-        per synapse phase with events, one or two more per readout block, and the neuron phase
-        takes two cycles a group.
+        load-port request; and a readout weight word's address is registered before its
+        read. The arithmetic and the counters are unchanged; the cycles change: two more per
+        synapse phase with events, three more per readout block, and the neuron phase takes
+        two cycles a group.
 
     Attributes
     ----------
@@ -321,13 +322,17 @@ class Core(wiring.Component):
         # -- counters ---------------------------------------------------------------------------
         inc = {name: Signal(range(max(P, R * 2, F) * 2 + 2), name=f"inc_{name}")
                for name in COUNTERS}
-        # the increments that follow from data (spikes, non-zero features) are registered, so
-        # that no datapath runs on into a counter's adder (on the iCE40 the LIF update and the
-        # spike counter were one long path); those counters lag by a cycle, and the core is
-        # idle for many before a read
+        # the increments that follow from data (spikes, non-zero features) or from the output
+        # handshake (bias reads) are registered, so that no datapath runs on into a counter's
+        # adder (on the iCE40 the LIF update and the spike counter were one long path, and the
+        # board's link state through the logits' ready into the weight-read counter another);
+        # those counters lag by a cycle, and the core is idle for many before a read
         for i, name in enumerate(COUNTERS):
+            if name == "fanout_reads":   # one fan-out word per synaptic event: one register
+                m.d.comb += self.counters[i].eq(self.counters[COUNTERS.index("syn_events")])
+                continue
             step = inc[name]
-            if name in ("spikes", "readout_ops"):
+            if name in ("spikes", "readout_ops", "weight_reads"):
                 step = Signal.like(inc[name], name=f"inc_{name}_r")
                 m.d.sync += step.eq(inc[name])
             with m.If(self.counters_clear):
@@ -448,90 +453,129 @@ class Core(wiring.Component):
             ]
         popcount = sum(spikes[i] for i in range(P))
 
-        # -- readout: R0 issue a read, R1 products, R2 accumulate ------------------------------
-        # A membrane-word read of neuron n (kind 0) issues with its membrane and count; when
-        # the count turns out non-zero in R1, the count-word read of n (kind 1) issues next.
+        # -- readout lists: written in the last time step's neuron phase -----------------------
+        # The membrane list holds (neuron, feature) for each neuron whose membrane feature is
+        # not zero, the count list (neuron, count) for each neuron that spiked in the token, both
+        # in ascending neuron order; the readout reads only these (SPEC.md section 4: features
+        # of zero are skipped). A group's entries are pushed one per list and cycle after the
+        # group is written back; with P > 1 lanes the next group waits, as for the spikes.
+        fb, cb = c.feature_bits, cnt_shape.width
+        last_step = t == T - 1
+        # the group's potentials and counts are registered as it is written back, and tested
+        # from the registers (the LIF update is the design's longest path already)
+        list_group = Signal(range(NG))
+        v_q = Signal(P * c.membrane_bits)
+        cnt_q = Signal(P * cb)
+        with m.If(n2_consume):
+            m.d.sync += [list_group.eq(n2_group), v_q.eq(v_next), cnt_q.eq(cnt_new)]
+        fm_q = []
+        for i in range(P):
+            shifted = v_q.word_select(i, c.membrane_bits).as_signed() >> c.feature_shift
+            fm_q.append(Mux(shifted > c.f_max, c.f_max, Mux(shifted < c.f_min, c.f_min, shifted)))
+
+        def readout_list(name, width, nonzero, values):
+            """A list memory and its writer; returns its read port, write enable, length and
+            the lanes still pending after this cycle's push."""
+            mem = Memory(shape=g.target_bits + width, depth=N, init=[])
+            m.submodules[name] = mem
+            wport, rport = mem.write_port(), mem.read_port()
+            cand = Signal(P, name=f"{name}_cand")   # lanes of the group not yet pushed
+            act = Signal(P, name=f"{name}_act")
+            m.d.comb += act.eq(cand & Cat(*nonzero))
+            length = Signal(range(N + 1), name=f"{name}_len")
+            after = Signal(P, name=f"{name}_after")
+            m.d.comb += [wport.addr.eq(length), wport.en.eq(act != 0)]
+            if P == 1:
+                m.d.comb += [wport.data.eq(Cat(list_group, values[0][:width])), after.eq(0)]
+            else:
+                lane = Signal(range(P), name=f"{name}_lane")
+                for i in reversed(range(P)):
+                    with m.If(act[i]):
+                        m.d.comb += lane.eq(i)
+                m.d.comb += [
+                    wport.data.eq(Cat(lane, list_group,
+                                      Array(v[:width] for v in values)[lane])),
+                    after.eq(act & ~(Const(1, P) << lane)),
+                ]
+            with m.If(wport.en):
+                m.d.sync += length.eq(length + 1)
+            with m.If(n2_consume):
+                m.d.sync += cand.eq(Mux(last_step, (1 << P) - 1, 0))
+            with m.Else():
+                m.d.sync += cand.eq(after)
+            return rport, wport.en, length, after
+
+        ml_rd, ml_we, m_len, m_after = readout_list(
+            "mlist", fb, [f != 0 for f in fm_q], [f.as_unsigned() for f in fm_q])
+        counts_q = [cnt_q.word_select(i, cb) for i in range(P)]
+        cl_rd, cl_we, c_len, c_after = readout_list(
+            "clist", cb, [k != 0 for k in counts_q], counts_q)
+
+        # -- readout: L0 read a list entry, R0 issue its weight word, R1 products, R2 sum ------
+        # Each block of R characters reads the membrane list, then the count list: one weight
+        # word per entry. Then a closing operation, with a feature of zero and no memory read,
+        # marks the block's end (and is its only one when both lists are empty).
         rb = Signal(range(NB + 1))            # block
-        rn = Signal(range(N + 1))             # neuron of the next membrane-word read
-        r1_valid, r1_kind, r1_first, r1_nlast = Signal(), Signal(), Signal(), Signal()
-        r1_addr = Signal(range(g.depth(MemId.WGT)))
-        r1_lane = Signal(range(max(P, 2)))
-        r1_nv, r2_nv = Signal(range(R + 1)), Signal(range(R + 1))   # logits of the block
-        r2_valid, r2_first, r2_last = Signal(), Signal(), Signal()
-        ro_word = rd[MemId.WGT].data
-        v_sel = Array(rd[MemId.VMEM].data.word_select(i, c.membrane_bits) for i in range(P))
-        c_sel = Array(cnt_rd.data.word_select(i, cnt_shape.width) for i in range(P))
-        v_r1 = v_sel[r1_lane].as_signed()
-        c_r1 = c_sel[r1_lane]
-        shifted = v_r1 >> c.feature_shift
-        fm = Mux(shifted > c.f_max, c.f_max, Mux(shifted < c.f_min, c.f_min, shifted))
-        if regs:
-            # registered reads: a count word's decision is registered before it drives the
-            # weight memory's address (the count's clock-to-out, the test, then ~100 address
-            # pins was the next longest path): R1 of a membrane word leaves the neuron's count
-            # word pending, issued the cycle after, which also carries its count and marks the
-            # block's last operation. Neuron N-1 always leaves one: with a zero count it reads
-            # nothing and adds zero, and ends the block.
-            ro_pend = Signal()
-            ro_pend_read = Signal()                       # ... and its count is not zero
-            ro_pend_last = Signal()
-            ro_pend_addr = Signal.like(r1_addr)
-            ro_pend_cnt = Signal(cnt_shape)
-            r1_cnt = Signal(cnt_shape)                    # count of R1's count word
-            r1_cnt_last = Signal()
-            fc = r1_cnt << c.count_shift
-        else:
-            fc = c_r1 << c.count_shift
-        feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
-        m.d.comb += feat.eq(Mux(r1_kind, fc, fm))
-        if regs:
-            r1_last = r1_kind & r1_cnt_last
-        else:
-            r1_last = r1_nlast & (r1_kind | (c_r1 == 0))   # no count word follows
-        ro_addr = Signal(range(g.depth(MemId.WGT)))   # membrane word of (block rb, neuron rn)
-        m.d.comb += ro_addr.eq(const_mul(rb, 2 * N) + rn)
-        cnt_issue = Signal()                  # R0 issues the count word of R1's neuron
-        mem_issue = Signal()                  # R0 issues the membrane word of neuron rn
-        if regs:
-            m.d.comb += cnt_issue.eq(ro_pend)
-            with m.If(r1_valid & ~r1_kind):
-                m.d.sync += [ro_pend.eq((c_r1 != 0) | r1_nlast), ro_pend_read.eq(c_r1 != 0),
-                             ro_pend_last.eq(r1_nlast), ro_pend_addr.eq(r1_addr + N),
-                             ro_pend_cnt.eq(c_r1)]
-            with m.Elif(cnt_issue):
-                m.d.sync += ro_pend.eq(0)
-            with m.If(cnt_issue):
-                m.d.sync += [r1_cnt.eq(ro_pend_cnt), r1_cnt_last.eq(ro_pend_last)]
-        else:
-            m.d.comb += cnt_issue.eq(r1_valid & ~r1_kind & (c_r1 != 0))
-        prod_shape = self._logit_shape
-        r2_terms = [Signal(prod_shape, name=f"r2_term{i}") for i in range(R)]
+        um = Signal(range(N + 1))             # membrane-list entry read next
+        uc = Signal(range(N + 1))             # count-list entry read next
+        in_clist = um == m_len
+        null = in_clist & (uc == c_len)
+        m.d.comb += [ml_rd.addr.eq(um), cl_rd.addr.eq(uc)]
+        l_valid, l_kind, l_null = Signal(), Signal(), Signal()
+        l_nv = Signal(range(R + 1))           # logits of the block
+        l_rb = Signal.like(rb)                # block of the entry read
         lanes_valid = Signal(range(R + 1))
         m.d.comb += lanes_valid.eq(Mux(rb == NB - 1, V - (NB - 1) * R, R))
-        # registered reads: R1b waits a cycle for the weight word, holding R1's feature
+        ml_n, ml_f = ml_rd.data[:g.target_bits], ml_rd.data[g.target_bits:].as_signed()
+        cl_n, cl_c = cl_rd.data[:g.target_bits], cl_rd.data[g.target_bits:]
+        feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
+        m.d.comb += feat.eq(Mux(l_null, 0, Mux(l_kind, cl_c << c.count_shift, ml_f)))
+        # the readout's weight words: block b, list k (0 membranes, 1 counts), neuron n at
+        # b * 2N + k * N + n (with N a power of two, the three side by side)
+        wgt_addr = Signal(range(g.depth(MemId.WGT)))
+        l_n = Mux(l_kind, cl_n, ml_n)
+        m.d.comb += wgt_addr.eq(Cat(l_n, l_kind, l_rb) if N & (N - 1) == 0 else
+                                const_mul(l_rb, 2 * N) + Mux(l_kind, N, 0) + l_n)
+        wgt_en = l_valid & ~l_null
+        # R0 -> R1: the weight word arrives a cycle after its read; with registered reads the
+        # address is registered first (the list memory's clock-to-out and the adder do not run
+        # on into ~60 block RAMs) and the word takes two cycles: three stages
+        stage = (l_valid, l_valid & l_null, l_nv, feat)
         if regs:
-            r1b_valid, r1b_first, r1b_last = Signal(), Signal(), Signal()
-            r1b_nv = Signal(range(R + 1))
-            feat_b = Signal.like(feat)
-            m.d.sync += [r1b_valid.eq(r1_valid), r1b_first.eq(r1_first),
-                         r1b_last.eq(r1_valid & r1_last), r1b_nv.eq(r1_nv)]
-            with m.If(r1_valid):
-                m.d.sync += feat_b.eq(feat)
-            m_valid, m_first, m_last, m_nv, m_feat = r1b_valid, r1b_first, r1b_last, r1b_nv, feat_b
+            wgt_addr_q, wgt_en_q, nv_q = Signal.like(wgt_addr), Signal(), Signal.like(l_nv)
+            m.d.sync += [wgt_addr_q.eq(wgt_addr), wgt_en_q.eq(wgt_en), nv_q.eq(l_nv)]
+            wgt_addr, wgt_en, wgt_nv = wgt_addr_q, wgt_en_q, nv_q
         else:
-            m_valid, m_first, m_last, m_nv, m_feat = r1_valid, r1_first, r1_valid & r1_last, \
-                r1_nv, feat
-        m.d.sync += [r2_valid.eq(m_valid), r2_first.eq(m_first), r2_last.eq(m_last),
-                     r2_nv.eq(m_nv)]
-        with m.If(m_valid):
-            for i in range(R):
-                w = ro_word.word_select(i, c.readout_bits).as_signed()
-                m.d.sync += r2_terms[i].eq(w * m_feat)
-        # the R sums start at zero; each logit's bias is added as it goes out (below)
+            wgt_nv = l_nv
+        pipe_valid = []
+        for k in range(3 if regs else 1):
+            nxt = tuple(Signal.like(sig, name=f"ro{k}_{n}")
+                        for sig, n in zip(stage, ("valid", "last", "nv", "feat"),
+                                          strict=True))
+            m.d.sync += [a.eq(b) for a, b in zip(nxt, stage, strict=True)]
+            pipe_valid.append(nxt[0])
+            stage = nxt
+        m_valid, m_last, m_nv, m_feat = stage
+        r2_nv = Signal(range(R + 1))
+        r2_valid, r2_last = Signal(), Signal()
+        ro_word = rd[MemId.WGT].data
+        m.d.sync += [r2_valid.eq(m_valid), r2_last.eq(m_last), r2_nv.eq(m_nv)]
+        prod_shape = self._logit_shape
+        # R2: the products, registered every cycle; R3: the R sums, cleared as a block's first
+        # entry is read and adding only valid products; each logit's bias is added as it goes
+        # out (below). Product register, adder and sum are one iCE40 DSP (SB_MAC16) a lane.
+        r2_terms = [Signal(prod_shape, name=f"r2_term{i}") for i in range(R)]
+        for i in range(R):
+            w = ro_word.word_select(i, c.readout_bits).as_signed()
+            m.d.sync += r2_terms[i].eq(w * m_feat)
         logits = [Signal(self._logit_shape, name=f"logit{i}") for i in range(R)]
-        with m.If(r2_valid):
+        ro_clear = Signal()
+        with m.If(ro_clear | r2_valid):
             for i in range(R):
-                m.d.sync += logits[i].eq(Mux(r2_first, 0, logits[i]) + r2_terms[i])
+                m.d.sync += logits[i].eq(Mux(ro_clear, 0, logits[i] + r2_terms[i]))
+        r3_last = Signal()
+        r3_nv = Signal(range(R + 1))
+        m.d.sync += [r3_last.eq(r2_valid & r2_last), r3_nv.eq(r2_nv)]
 
         # out buffer: the R logits of a finished block, shifted out one a cycle
         obuf = [Signal(self._logit_shape, name=f"obuf{i}") for i in range(R)]
@@ -565,11 +609,11 @@ class Core(wiring.Component):
                 m.d.sync += sent_s.eq(1)
             with m.If(took_l):
                 m.d.sync += sent_l.eq(1)
-        block_done = r2_valid & r2_last
+        block_done = r3_last
         with m.If(block_done):   # the FSM starts a block only with obuf empty
-            m.d.sync += ocount.eq(r2_nv)
+            m.d.sync += ocount.eq(r3_nv)
             for i in range(R):
-                m.d.sync += obuf[i].eq(Mux(r2_first, 0, logits[i]) + r2_terms[i])
+                m.d.sync += obuf[i].eq(logits[i])
 
         # the sampled id may leave while the last logits still wait for the logits stream
         char_sent = Signal()
@@ -660,7 +704,7 @@ class Core(wiring.Component):
                         m.next = "CLEAR"
                     with m.Else():
                         m.d.comb += inc["tokens"].eq(1)
-                        m.d.sync += j.eq(0)
+                        m.d.sync += [j.eq(0), m_len.eq(0), c_len.eq(0)]
                         m.next = "SYN"
                 with m.Elif(self.mem_cmd.valid & self.mem_cmd.ready):
                     if regs:
@@ -688,7 +732,6 @@ class Core(wiring.Component):
                     rd[MemId.FAN].en.eq(fan_en),
                     ev.ready.eq(j == F - 1),
                     inc["syn_events"].eq(ev.valid),
-                    inc["fanout_reads"].eq(ev.valid),
                     inc["state_reads"].eq(s1_valid),     # accumulator read ...
                     inc["state_writes"].eq(s2_valid),    # ... and written back
                 ]
@@ -702,7 +745,8 @@ class Core(wiring.Component):
 
             with m.State("NEU"):
                 m.d.comb += busy.eq(1)
-                m.d.comb += [n2_consume.eq(n2_valid & (pend_after == 0)),
+                m.d.comb += [n2_consume.eq(n2_valid & (pend_after == 0) & (m_after == 0)
+                                           & (c_after == 0)),
                              n1_advance.eq(n1_valid & ~n1_wait & (~n2_valid | n2_consume)
                                            if regs else
                                            n1_valid & (~n2_valid | n2_consume))]
@@ -738,7 +782,6 @@ class Core(wiring.Component):
                         wr[MemId.VMEM].en.eq(1),
                         cnt_wr.addr.eq(n2_group), cnt_wr.data.eq(cnt_new), cnt_wr.en.eq(1),
                         inc["spikes"].eq(popcount),
-                        inc["state_writes"].eq(2 + P),
                     ]
                     for i in range(P):
                         m.d.comb += [acc_wr[i].addr.eq(n2_group), acc_wr[i].data.eq(0),
@@ -746,10 +789,14 @@ class Core(wiring.Component):
                     m.d.sync += [pend.eq(spikes), pend_group.eq(n2_group)]
                 with m.Elif(push):
                     m.d.sync += pend.eq(pend_after)
-                with m.If((ng == NG) & ~n1_valid & ~n2_valid & (pend == 0)):
+                # words written: the group's, and an entry into each readout list pushed now
+                m.d.comb += inc["state_writes"].eq(Mux(n2_consume, 2 + P, 0) + ml_we + cl_we)
+                # the lists' last entries are written as the phase ends (no queue swap to wait for)
+                with m.If((ng == NG) & ~n1_valid & ~n2_valid & (pend == 0) & (m_after == 0)
+                          & (c_after == 0)):
                     m.d.comb += queue.swap.eq(1)
                     with m.If(t == T - 1):
-                        m.d.sync += [rb.eq(0), rn.eq(0), oidx.eq(0)]
+                        m.d.sync += [rb.eq(0), um.eq(0), uc.eq(0), oidx.eq(0)]
                         m.d.comb += [rd[MemId.BIAS].addr.eq(0), rd[MemId.BIAS].en.eq(1),
                                      inc["weight_reads"].eq(1)]
                         m.next = "READOUT"
@@ -763,44 +810,34 @@ class Core(wiring.Component):
                 bias_next = Signal()
                 m.d.comb += [bias_next.eq(shift_out & (oidx < V - 1)),
                              rd[MemId.BIAS].addr.eq(oidx + 1), rd[MemId.BIAS].en.eq(bias_next)]
-                # a block starts only when the previous block's logits have all gone out
-                empty = (ocount == 0) & ~r1_valid & ~r2_valid & ~block_done
-                if regs:
-                    empty = empty & ~r1b_valid & ~ro_pend
-                start_ok = (rn != 0) | empty
-                m.d.comb += mem_issue.eq(~cnt_issue & (rb < NB) & (rn < N) & start_ok)
-                with m.If(cnt_issue):
-                    if regs:
-                        m.d.comb += [
-                            rd[MemId.WGT].addr.eq(ro_pend_addr), rd[MemId.WGT].en.eq(ro_pend_read),
-                            inc["weight_reads"].eq(ro_pend_read + bias_next),
-                        ]
-                    else:
-                        m.d.comb += [
-                            rd[MemId.WGT].addr.eq(r1_addr + N), rd[MemId.WGT].en.eq(1),
-                            inc["weight_reads"].eq(1 + bias_next),
-                        ]
-                with m.Else():
-                    m.d.comb += [
-                        rd[MemId.WGT].addr.eq(ro_addr), rd[MemId.WGT].en.eq(mem_issue),
-                        rd[MemId.VMEM].addr.eq(group_of(rn)), rd[MemId.VMEM].en.eq(mem_issue),
-                        cnt_rd.addr.eq(group_of(rn)), cnt_rd.en.eq(mem_issue),
-                        inc["weight_reads"].eq(mem_issue + bias_next),
-                        inc["state_reads"].eq(Mux(mem_issue, 2, 0)),
-                    ]
-                m.d.sync += [r1_valid.eq(mem_issue | cnt_issue), r1_kind.eq(cnt_issue),
-                             r1_first.eq(mem_issue & (rn == 0))]
-                with m.If(mem_issue):
-                    m.d.sync += [r1_nlast.eq(rn == N - 1), r1_lane.eq(lane_of(rn)),
-                                 r1_nv.eq(lanes_valid), r1_addr.eq(ro_addr)]
-                    with m.If(rn == N - 1):
-                        m.d.sync += [rn.eq(0), rb.eq(rb + 1)]
+                # a block starts once the previous one has left the pipeline (its sums are in
+                # the out buffer), and closes only once the buffer has sent them on: the sums of
+                # one block go out while the next block's entries are read
+                busy_pipe = l_valid | r2_valid | block_done
+                for v_ in pipe_valid:
+                    busy_pipe = busy_pipe | v_
+                empty = (ocount == 0) & ~busy_pipe
+                ro_issue = (rb < NB) & ((um != 0) | (uc != 0) | ~busy_pipe) & (
+                    ~null | (ocount == 0))
+                m.d.comb += [
+                    ml_rd.en.eq(ro_issue & ~in_clist), cl_rd.en.eq(ro_issue & in_clist & ~null),
+                    rd[MemId.WGT].addr.eq(wgt_addr), rd[MemId.WGT].en.eq(wgt_en),
+                    inc["weight_reads"].eq(wgt_en + bias_next),
+                    inc["state_reads"].eq(ro_issue & ~null),      # a list entry
+                    inc["readout_ops"].eq(Mux(wgt_en, wgt_nv, 0)),
+                ]
+                m.d.comb += ro_clear.eq(ro_issue & (um == 0) & (uc == 0))
+                m.d.sync += [l_valid.eq(ro_issue),
+                             l_kind.eq(in_clist), l_null.eq(null), l_nv.eq(lanes_valid),
+                             l_rb.eq(rb)]
+                with m.If(ro_issue):
+                    with m.If(null):
+                        m.d.sync += [um.eq(0), uc.eq(0), rb.eq(rb + 1)]
+                    with m.Elif(in_clist):
+                        m.d.sync += uc.eq(uc + 1)
                     with m.Else():
-                        m.d.sync += rn.eq(rn + 1)
-                with m.If(r1_valid if not regs else r1_valid & ~(r1_kind & (r1_cnt == 0))):
-                    m.d.comb += inc["readout_ops"].eq(r1_nv)
-                finished = (rb == NB) & ~r1_valid & ~r2_valid & (ocount == 0) & ~block_done
-                with m.If(finished & ~r1b_valid & ~ro_pend if regs else finished):
+                        m.d.sync += um.eq(um + 1)
+                with m.If((rb == NB) & empty):
                     m.next = "FINISH"
 
             with m.State("FINISH"):

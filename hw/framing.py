@@ -195,6 +195,9 @@ class FrameTx(wiring.Component):
         m.submodules.buf = buf = Memory(shape=8, depth=BUFFER_BYTES, init=[])
         wp, rp = buf.write_port(), buf.read_port(transparent_for=())
         total = Signal(range(BUFFER_BYTES + 1))    # packet bytes
+        crc_hi = Signal.like(total)                # ... where the CRC's two bytes go (set with
+        crc_lo = Signal.like(total)                # total, so that no subtraction runs into
+                                                   # the state's next value)
         wpos = Signal(range(BUFFER_BYTES + 1))
         crc = Signal(16)
         length = Signal(range(MAX_PAYLOAD + 1))
@@ -227,6 +230,8 @@ class FrameTx(wiring.Component):
                 with m.If(self.i_head.valid):
                     ln = Mux(h.length > MAX_PAYLOAD, MAX_PAYLOAD, h.length)
                     m.d.sync += [length.eq(ln), total.eq(ln + HEADER_BYTES + CRC_BYTES),
+                                 crc_hi.eq(ln + HEADER_BYTES + CRC_BYTES - 2),
+                                 crc_lo.eq(ln + HEADER_BYTES + CRC_BYTES - 1),
                                  wpos.eq(0), crc.eq(0xFFFF)]
                     m.d.sync += header.eq(Cat(h.kind, h.tag, ln[:16]))
                     m.next = "HEADER"
@@ -247,9 +252,9 @@ class FrameTx(wiring.Component):
                                      pend.eq(1), wpos.eq(wpos + 1)]
             with m.State("CRC"):   # entered a cycle after the last byte: that byte is in
 
-                write(wpos, Mux(wpos == total - 2, crc[8:], crc[:8]))
+                write(wpos, Mux(wpos == crc_hi, crc[8:], crc[:8]))
                 m.d.sync += wpos.eq(wpos + 1)
-                with m.If(wpos == total - 1):
+                with m.If(wpos == crc_lo):
                     m.d.sync += [scan.eq(0), rdp.eq(0), run.eq(0)]
                     m.next = "SCAN"
             with m.State("SCAN"):

@@ -246,9 +246,11 @@ class GoldenModel:
                        feats.to(torch.float64)], dim=-1)
         return self.bias + (x @ self.w_ro).to(torch.int64)
 
-    def readout_ops(self, counts: torch.Tensor) -> torch.Tensor:
-        """Multiply-accumulates of the readout: zero spike counts are skipped."""
-        return self.vocab_size * ((counts != 0).sum(-1).to(torch.int64) + self.cfg.neurons)
+    def readout_ops(self, counts: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        """Multiply-accumulates of the readout: features of zero (spike counts and membrane
+        features alike) are skipped."""
+        nnz = (counts != 0).sum(-1, dtype=torch.int64) + (feats != 0).sum(-1, dtype=torch.int64)
+        return self.vocab_size * nnz
 
     def step(self, state: State, tokens, *, keep_steps: bool = False
              ) -> tuple[State, TokenResult]:
@@ -266,7 +268,7 @@ class GoldenModel:
         logits = self.readout(counts, feats)
         return new, TokenResult(logits=logits, counts=counts, features=feats,
                                 spikes=counts.sum(1).to(torch.int64), syn_events=events,
-                                readout_ops=self.readout_ops(counts),
+                                readout_ops=self.readout_ops(counts, feats),
                                 step_spikes=torch.stack(steps) if keep_steps else None)
 
     def run(self, ids, state: State | None = None, *, keep_counts: bool = False,
@@ -301,7 +303,7 @@ class GoldenModel:
             progress(n_tok)
         return SequenceResult(
             logits=logits, spikes=counts_all.sum(1, dtype=torch.int64), syn_events=events,
-            readout_ops=self.readout_ops(counts_all), counts=counts_all if keep_counts else None,
+            readout_ops=self.readout_ops(counts_all, feats_all), counts=counts_all if keep_counts else None,
             state=state)
 
     # -- sampling -----------------------------------------------------------------------------

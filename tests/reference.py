@@ -57,7 +57,7 @@ class RefModel:
                 acc += int(w.w_cnt[y][n]) * counts[n] * (1 << c.count_shift)
                 acc += int(w.w_mem[y][n]) * fm[n]
             logits.append(acc)
-        ro = self.V * (sum(1 for k in counts if k) + N)
+        ro = self.V * (sum(1 for k in counts if k) + sum(1 for f in fm if f))
         return logits, counts, fm, events, ro
 
 

@@ -138,6 +138,8 @@ def test_rectified_membrane_features_read_negative_potentials_as_zero():
     assert rr.features[0].tolist() == [3, 0, 0]
     assert rs.logits[0].tolist() == [3 - 1 - 4]
     assert rr.logits[0].tolist() == [3]
+    # a feature of zero costs no operation: three membrane features against one
+    assert rs.readout_ops.tolist() == [3] and rr.readout_ops.tolist() == [1]
     # the potentials themselves are not rectified, only what the readout sees
     assert torch.equal(st.v, signed.step(signed.init_state(1), [0])[0].v)
     with pytest.raises(ModelError, match="membrane_feature must be 'signed' or 'rectified'"):

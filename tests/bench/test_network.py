@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 from snnfpga.bench.network import from_model, prune, simulate
+from snnfpga.bench.suite import _ops
 from snnfpga.model.golden import GoldenModel
 from snnfpga.model.modelfile import SpikingModel
 from snnfpga.sw_driver.api import load
@@ -30,6 +31,9 @@ def test_default_model_matches_golden():
     gm = GoldenModel(model)
     logits = gm.readout(feats.counts.to(torch.int32), feats.membrane.to(torch.int32))
     assert torch.equal(logits, res.logits)
+    # and the benchmark counts the readout's operations as the golden model does
+    ops = _ops(from_model(model), feats, len(model.vocab))
+    assert ops["readout_ops_per_char"] == res.readout_ops.sum().item() / len(ids)
 
 
 @pytest.mark.parametrize("reset,feature", [("subtract", "rectified"), ("zero", "signed")])
