@@ -131,8 +131,9 @@ class Core(wiring.Component):
       feature) for every non-zero membrane feature and (neuron, spike count) for every neuron
       that spiked in the token. For each block of ``R`` characters, one cycle per list entry
       reads the entry and the weights of the ``R`` characters for it: a feature of zero costs
-      nothing. ``R`` logits are accumulated exactly. The finished block's logits go out one per cycle
-      to the sampler and/or the ``logits`` stream before the next block starts.
+      nothing, and a closing step with no read ends the block. ``R`` logits are accumulated
+      exactly (in the iCE40's DSP blocks). The finished block's logits go out one per cycle to
+      the sampler and/or the ``logits`` stream while the next block's entries are read.
 
     The event queue holds ``N`` ids per step, so it never overflows (``event_queue.py``). The
     accumulators start every step at zero: the neuron phase writes zero back as it reads them.

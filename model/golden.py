@@ -303,8 +303,8 @@ class GoldenModel:
             progress(n_tok)
         return SequenceResult(
             logits=logits, spikes=counts_all.sum(1, dtype=torch.int64), syn_events=events,
-            readout_ops=self.readout_ops(counts_all, feats_all), counts=counts_all if keep_counts else None,
-            state=state)
+            readout_ops=self.readout_ops(counts_all, feats_all),
+            counts=counts_all if keep_counts else None, state=state)
 
     # -- sampling -----------------------------------------------------------------------------
     def scores(self, logits: torch.Tensor, temperature_q: int, rng: Lfsr32 | None) -> list[int]:
