@@ -235,7 +235,7 @@ def write_report(out: Path, *, meta, seeds, base, raster, model) -> Path:
     add("## 4. Sparsity and operations")
     add("")
     add("Per character on the validation text. Event-driven = synaptic events + neuron "
-        "updates + readout multiply-accumulates (zero spike counts skipped). Dense over the "
+        "updates + readout multiply-accumulates (features of zero skipped). Dense over the "
         "fan-out: every neuron delivers to its F targets every step and the readout reads "
         "every feature. Dense all-to-all: an N x N recurrent matrix.")
     add("")

@@ -2,9 +2,9 @@
 
 Memory is what decides, and it follows exactly from the gateware: every memory of the board
 top-level (the core's six through :class:`snnfpga.hw.memmap.Geometry`, the synaptic
-accumulators, the event queue, the Gumbel table, the frame buffers, the UART's FIFO,
-whose buffered output register holds one of its bytes) has its own ports, so each
-takes whole blocks of the family's RAM in the cheapest shape the block offers. A memory
+accumulators, the readout's two lists, the event queue, the Gumbel table, the frame buffers,
+the UART's FIFO, whose buffered output register holds one of its bytes) has its own ports,
+so each takes whole blocks of the family's RAM in the cheapest shape the block offers. A memory
 smaller than :data:`LUTRAM_BITS` is left to logic, as Yosys does. The DSP blocks are the
 readout lanes plus the sampler's temperature product.
 
@@ -40,7 +40,7 @@ LUTRAM_BITS = {"ice40": 0, "ecp5": 512, "xilinx": 512}
 #: Logic cells of the iCEBreaker's bitstream top-level after nextpnr's packing
 #: (ICESTORM_LC), with the default model: 512 neurons, 7 readout lanes. Measured with
 #: ``make bitstream BOARD=icebreaker``; ``tests/boards/test_build.py`` rebuilds it.
-LOGIC_REFERENCE = {"cells": 5192, "address_bits": 9, "readout_lanes": 7}
+LOGIC_REFERENCE = {"cells": 4969, "address_bits": 9, "readout_lanes": 7}
 #: Logic cells per readout lane (its adder and feature/weight registers) and per address bit:
 #: rough figures from the widths of the registers and adders involved, not fitted to builds.
 LOGIC_PER_LANE = 120
@@ -121,7 +121,9 @@ def board_memories(desc: BoardDescription, config, vocab_size: int) -> list[Memo
              desc.spram and m in (MemId.WGT, MemId.FAN)) for m in MemId]
     mems += [(f"accumulators {i}", g.groups, accumulator_shape(config).width, False)
              for i in range(desc.lanes)]
-    mems += [("event queue", 2 << ptr, ptr, False),
+    mems += [("readout list, membranes", n, ptr + g.list_feature_bits, False),
+             ("readout list, counts", n, ptr + g.count_bits, False),
+             ("event queue", 2 << ptr, ptr, False),
              ("Gumbel table", len(table), gumbel_width, False),
              ("frame rx buffer", BUFFER_BYTES, 8, False),
              ("frame tx buffer", BUFFER_BYTES, 8, False),

@@ -326,14 +326,16 @@ class Core(wiring.Component):
         # the increments that follow from data (spikes, non-zero features) or from the output
         # handshake (bias reads) are registered, so that no datapath runs on into a counter's
         # adder (on the iCE40 the LIF update and the spike counter were one long path, and the
-        # board's link state through the logits' ready into the weight-read counter another);
+        # board's link state through the logits' ready into the weight-read counter another,
+        # the readout lists' tests of the registered potentials into the state-write counter a
+        # third);
         # those counters lag by a cycle, and the core is idle for many before a read
         for i, name in enumerate(COUNTERS):
             if name == "fanout_reads":   # one fan-out word per synaptic event: one register
                 m.d.comb += self.counters[i].eq(self.counters[COUNTERS.index("syn_events")])
                 continue
             step = inc[name]
-            if name in ("spikes", "readout_ops", "weight_reads"):
+            if name in ("spikes", "readout_ops", "weight_reads", "state_writes"):
                 step = Signal.like(inc[name], name=f"inc_{name}_r")
                 m.d.sync += step.eq(inc[name])
             with m.If(self.counters_clear):
@@ -460,7 +462,7 @@ class Core(wiring.Component):
         # in ascending neuron order; the readout reads only these (SPEC.md section 4: features
         # of zero are skipped). A group's entries are pushed one per list and cycle after the
         # group is written back; with P > 1 lanes the next group waits, as for the spikes.
-        fb, cb = c.feature_bits, cnt_shape.width
+        fb, cb = g.list_feature_bits, cnt_shape.width
         last_step = t == T - 1
         # the group's potentials and counts are registered as it is written back, and tested
         # from the registers (the LIF update is the design's longest path already)
@@ -527,7 +529,9 @@ class Core(wiring.Component):
         l_rb = Signal.like(rb)                # block of the entry read
         lanes_valid = Signal(range(R + 1))
         m.d.comb += lanes_valid.eq(Mux(rb == NB - 1, V - (NB - 1) * R, R))
-        ml_n, ml_f = ml_rd.data[:g.target_bits], ml_rd.data[g.target_bits:].as_signed()
+        ml_n, ml_f = ml_rd.data[:g.target_bits], ml_rd.data[g.target_bits:]
+        if c.f_min < 0:
+            ml_f = ml_f.as_signed()
         cl_n, cl_c = cl_rd.data[:g.target_bits], cl_rd.data[g.target_bits:]
         feat = Signal(range(min(c.f_min, 0), max(c.f_max, c.steps << c.count_shift) + 1))
         m.d.comb += feat.eq(Mux(l_null, 0, Mux(l_kind, cl_c << c.count_shift, ml_f)))

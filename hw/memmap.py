@@ -109,6 +109,13 @@ class Geometry:
         return max(1, (self.config.neurons - 1).bit_length())
 
     @property
+    def list_feature_bits(self) -> int:
+        """Bits of a membrane feature in the readout's list: ``feature_bits``, or one fewer
+        when rectified (``0 .. f_max`` needs no sign)."""
+        c = self.config
+        return c.feature_bits if c.f_min < 0 else max(1, c.f_max.bit_length())
+
+    @property
     def leak_bits(self) -> int:
         return max(1, self.config.leak_shift_max.bit_length())
 

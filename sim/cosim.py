@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         print(f"  mismatches              {0 if r.mismatch is None else r.mismatch}")
         print(f"  cycles / char           mean {mean_c:.1f}, max {max(r.cycles)}")
         print(f"  lower bound / char      mean {mean_b:.1f} (syn_events + T*N/P + "
-              f"ceil(V/R)*(N+S)); ratio {mean_c / mean_b:.3f}")
+              f"ceil(V/R)*K); ratio {mean_c / mean_b:.3f}")
         print(f"  chars / s at {a.clock_mhz:g} MHz    {a.clock_mhz * 1e6 / mean_c:.0f}")
         print(f"  spikes / char           {statistics.fmean(r.spikes):.1f}")
         print(f"  synaptic events / char  {statistics.fmean(r.syn_events):.1f}")
