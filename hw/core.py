@@ -132,8 +132,8 @@ class Core(wiring.Component):
       that spiked in the token. For each block of ``R`` characters, one cycle per list entry
       reads the entry and the weights of the ``R`` characters for it: a feature of zero costs
       nothing, and a closing step with no read ends the block. ``R`` logits are accumulated
-      exactly (in the iCE40's DSP blocks). The finished block's logits go out one per cycle to
-      the sampler and/or the ``logits`` stream while the next block's entries are read.
+      exactly. The finished block's logits go out one per cycle to the sampler and/or the
+      ``logits`` stream while the next block's entries are read.
 
     The event queue holds ``N`` ids per step, so it never overflows (``event_queue.py``). The
     accumulators start every step at zero: the neuron phase writes zero back as it reads them.
@@ -543,8 +543,8 @@ class Core(wiring.Component):
                                 const_mul(l_rb, 2 * N) + Mux(l_kind, N, 0) + l_n)
         wgt_en = l_valid & ~l_null
         # R0 -> R1: the weight word arrives a cycle after its read; with registered reads the
-        # address is registered first (the list memory's clock-to-out and the adder do not run
-        # on into ~60 block RAMs) and the word takes two cycles: three stages
+        # address is registered first (the list memory's clock-to-out does not run on into the
+        # address pins of ~60 block RAMs) and the word takes two cycles: three stages
         stage = (l_valid, l_valid & l_null, l_nv, feat)
         if regs:
             wgt_addr_q, wgt_en_q, nv_q = Signal.like(wgt_addr), Signal(), Signal.like(l_nv)
@@ -566,9 +566,10 @@ class Core(wiring.Component):
         ro_word = rd[MemId.WGT].data
         m.d.sync += [r2_valid.eq(m_valid), r2_last.eq(m_last), r2_nv.eq(m_nv)]
         prod_shape = self._logit_shape
-        # R2: the products, registered every cycle; R3: the R sums, cleared as a block's first
-        # entry is read and adding only valid products; each logit's bias is added as it goes
-        # out (below). Product register, adder and sum are one iCE40 DSP (SB_MAC16) a lane.
+        # R2: the products (a DSP multiplier each), registered every cycle; R3: the R sums,
+        # cleared as a block's first entry is read and adding only valid products; the out
+        # buffer takes them a cycle after the last (no adder of its own), and each logit's bias
+        # is added as it goes out (below)
         r2_terms = [Signal(prod_shape, name=f"r2_term{i}") for i in range(R)]
         for i in range(R):
             w = ro_word.word_select(i, c.readout_bits).as_signed()
