@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..model.data import read_text, split_text
+from ..model.golden import readout_ops
 from ..model.modelfile import SpikingModel
 from . import network as nw
 from .baselines import (
@@ -147,12 +148,10 @@ def _ops(net: nw.Net, feats: nw.Features, vocab_size: int) -> dict:
     n_alive = int(net.alive.sum())
     chars = feats.counts.shape[0]
     spikes = feats.counts.sum(dtype=torch.int64).item()
-    # the readout skips every feature of zero, spike count or membrane (SPEC.md section 4)
-    nonzero = ((feats.counts[:, net.alive] != 0).sum(dtype=torch.int64).item()
-               + (feats.membrane[:, net.alive] != 0).sum(dtype=torch.int64).item())
     syn = feats.syn_events.sum().item() / chars
     updates = net.steps * n_alive
-    readout = vocab_size * nonzero / chars
+    # the golden model's rule (a pruned neuron's features are 0, so it costs nothing)
+    readout = readout_ops(feats.counts, feats.membrane, vocab_size).sum().item() / chars
     dense = net.dense_ops()
     return {
         "firing_rate": spikes / (chars * n_alive * net.steps),

@@ -163,7 +163,7 @@ class Core(wiring.Component):
         fan-out read is issued from registers a cycle after its entry is taken, and so is a
         load-port request; and a readout weight word's address is registered before its
         read. The arithmetic and the counters are unchanged; the cycles change: two more per
-        synapse phase with events, three more per readout block, and the neuron phase takes
+        synapse phase with events, two more per readout block, and the neuron phase takes
         two cycles a group.
 
     Attributes
@@ -328,8 +328,7 @@ class Core(wiring.Component):
         # adder (on the iCE40 the LIF update and the spike counter were one long path, and the
         # board's link state through the logits' ready into the weight-read counter another,
         # the readout lists' tests of the registered potentials into the state-write counter a
-        # third);
-        # those counters lag by a cycle, and the core is idle for many before a read
+        # third); those counters lag by a cycle, and the core is idle for many before a read
         for i, name in enumerate(COUNTERS):
             if name == "fanout_reads":   # one fan-out word per synaptic event: one register
                 m.d.comb += self.counters[i].eq(self.counters[COUNTERS.index("syn_events")])
@@ -616,7 +615,7 @@ class Core(wiring.Component):
             with m.If(took_l):
                 m.d.sync += sent_l.eq(1)
         block_done = r3_last
-        with m.If(block_done):   # the FSM starts a block only with obuf empty
+        with m.If(block_done):   # a block's closing step issues only with obuf empty
             m.d.sync += ocount.eq(r3_nv)
             for i in range(R):
                 m.d.sync += obuf[i].eq(logits[i])

@@ -18,7 +18,7 @@ from .modelfile import SpikingModel
 
 __all__ = [
     "GoldenModel", "State", "TokenResult", "SequenceResult", "Lfsr32", "gumbel_table",
-    "temperature_to_fixed", "seed_to_state", "LFSR_TAPS",
+    "temperature_to_fixed", "seed_to_state", "LFSR_TAPS", "readout_ops",
 ]
 
 #: Galois LFSR feedback mask for x^32 + x^22 + x^2 + x + 1 (a maximal-length polynomial).
@@ -135,6 +135,13 @@ class SequenceResult:
     state: State
 
 
+def readout_ops(counts: torch.Tensor, feats: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Multiply-accumulates of the readout per character (SPEC.md section 4): ``V`` for every
+    feature that is not zero, spike count or membrane feature; features of zero are skipped."""
+    nnz = (counts != 0).sum(-1, dtype=torch.int64) + (feats != 0).sum(-1, dtype=torch.int64)
+    return vocab_size * nnz
+
+
 class GoldenModel:
     """Integer spiking language model over ``B`` independent streams.
 
@@ -247,10 +254,8 @@ class GoldenModel:
         return self.bias + (x @ self.w_ro).to(torch.int64)
 
     def readout_ops(self, counts: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
-        """Multiply-accumulates of the readout: features of zero (spike counts and membrane
-        features alike) are skipped."""
-        nnz = (counts != 0).sum(-1, dtype=torch.int64) + (feats != 0).sum(-1, dtype=torch.int64)
-        return self.vocab_size * nnz
+        """Multiply-accumulates of the readout (:func:`readout_ops`)."""
+        return readout_ops(counts, feats, self.vocab_size)
 
     def step(self, state: State, tokens, *, keep_steps: bool = False
              ) -> tuple[State, TokenResult]:
