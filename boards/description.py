@@ -72,6 +72,7 @@ class BoardDescription:
     spram: bool
     lanes: int
     readout_lanes: int
+    synapse_lanes: int | None   # None: the core's default for the model's fan-out
     registered_reads: bool    # fan-out and weight reads registered, two cycles (ECP5 timing)
     programmer: dict = field(default_factory=dict)
     path: Path | None = None
@@ -86,7 +87,7 @@ class BoardDescription:
         lanes and read latency (:class:`snnfpga.hw.memmap.Geometry`)."""
         from ..hw.memmap import Geometry
         return Geometry(config, vocab_size, self.lanes, self.readout_lanes,
-                        self.registered_reads)
+                        self.registered_reads, self.synapse_lanes)
 
     def model_path(self) -> Path:
         """The model file the board is built with by default."""
@@ -195,6 +196,7 @@ def load_board(board: str | Path) -> BoardDescription:
         lanes=model.get("lanes", int, default=DEFAULT_LANES, positive=True),
         readout_lanes=model.get("readout_lanes", int, default=DEFAULT_READOUT_LANES,
                                 positive=True),
+        synapse_lanes=model.get("synapse_lanes", int, default=None, positive=True),
         registered_reads=regs,
         programmer=r.get("programmer", dict), path=p)
     return desc

@@ -40,7 +40,7 @@ LUTRAM_BITS = {"ice40": 0, "ecp5": 512, "xilinx": 512}
 #: Logic cells of the iCEBreaker's bitstream top-level after nextpnr's packing
 #: (ICESTORM_LC), with the default model: 512 neurons, 7 readout lanes. Measured with
 #: ``make bitstream BOARD=icebreaker``; ``tests/boards/test_build.py`` rebuilds it.
-LOGIC_REFERENCE = {"cells": 4969, "address_bits": 9, "readout_lanes": 7}
+LOGIC_REFERENCE = {"cells": 5010, "address_bits": 9, "readout_lanes": 7}
 #: Logic cells per readout lane (its adder and feature/weight registers) and per address bit:
 #: rough figures from the widths of the registers and adders involved, not fitted to builds.
 LOGIC_PER_LANE = 120
@@ -119,8 +119,8 @@ def board_memories(desc: BoardDescription, config, vocab_size: int) -> list[Memo
     ptr = max(1, math.ceil(math.log2(n)))
     mems = [(f"mem {m.name.lower()}", g.depth(m), g.width(m),
              desc.spram and m in (MemId.WGT, MemId.FAN)) for m in MemId]
-    mems += [(f"accumulators {i}", g.groups, accumulator_shape(config).width, False)
-             for i in range(desc.lanes)]
+    mems += [(f"accumulators {k}.{i}", g.groups, accumulator_shape(config).width, False)
+             for k in range(g.synapse_lanes) for i in range(desc.lanes)]
     mems += [("readout list, membranes", n, ptr + g.list_feature_bits, False),
              ("readout list, counts", n, ptr + g.count_bits, False),
              ("event queue", 2 << ptr, ptr, False),

@@ -132,7 +132,8 @@ class BitstreamTop(Elaboratable):
         d, m = self.desc, self.model
         return BoardTop(divisor=divisor_for(self.clock_hz, d.baud), config=m.config,
                         vocab_size=len(m.vocab), weights=None if d.spram else m.weights,
-                        lanes=d.lanes, readout_lanes=d.readout_lanes, spram=d.spram,
+                        lanes=d.lanes, readout_lanes=d.readout_lanes,
+                        synapse_lanes=d.synapse_lanes, spram=d.spram,
                         registered_reads=d.registered_reads)
 
     def elaborate(self, platform):

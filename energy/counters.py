@@ -43,12 +43,13 @@ class GeometryKey:
     lanes: int
     readout_lanes: int
     registered_reads: bool = False
+    synapse_lanes: int = 1
 
 
 def geometry_key(geom: Geometry) -> GeometryKey:
     c = geom.config
     return GeometryKey(c.neurons, c.fanout, c.steps, geom.vocab_size, geom.lanes,
-                       geom.readout_lanes, geom.registered_reads)
+                       geom.readout_lanes, geom.registered_reads, geom.synapse_lanes)
 
 
 #: Cycles beyond the bound, measured by co-simulation (Verilator, ``sim/tb_core.py``):
@@ -58,7 +59,7 @@ def geometry_key(geom: Geometry) -> GeometryKey:
 #: to the bound plus these figures (``tests/energy/data/cosim_records.json``, written by
 #: ``python -m snnfpga.sim.records``).
 MEASURED_OVERHEAD: dict[GeometryKey, tuple[int, int, int, int]] = {
-    GeometryKey(512, 64, 2, 65, 1, 7): (67, 2, 1, 508),
+    GeometryKey(512, 64, 2, 65, 1, 7, False, 2): (67, 2, 1, 508),
 }
 
 
@@ -133,7 +134,8 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spikes: int | N
     }
     # the bound is linear in its counts, so the bound of the sum is the sum of the bounds
     # the per-token part of the core's bound (no events, no readout words) is taken from it
-    bound = ev + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
+    # (each token's events are whole fan-out lists, F of them a spike, so S divides them)
+    bound = ev // geom.synapse_lanes + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
     over = MEASURED_OVERHEAD.get(geometry_key(geom))
     exact = over is not None and last_neuron_spikes is not None
     if over is not None:

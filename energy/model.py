@@ -16,8 +16,10 @@ Event classes, and the counters they are made of (:func:`event_counts`):
 class          counted as
 =============  ========================================================================
 ``cycle``      ``cycles``: the core busy (logic toggling above the idle clock network)
-``spram_read`` words of the large memories (fan-out lists and weights) where they are
-               SPRAM (iCE40 UltraPlus, ``model.spram: true``)
+``spram_read`` SPRAM block reads of the large memories (fan-out lists and weights) where
+               they are SPRAM (iCE40 UltraPlus, ``model.spram: true``): a word of ``W``
+               bits reads ``ceil(W/16)`` blocks side by side (two a fan-out word of ``S``
+               entries, two a weight word on the UP5K)
 ``ebr_read``   words read from block RAM: state, leak shifts, biases, and the large
                memories where they are block RAM
 ``ebr_write``  words written to block RAM (``state_writes``)
@@ -181,19 +183,30 @@ def event_counts(counters: dict, geom: Geometry, *, spram: bool) -> dict[str, in
     """Events of each class in a run, from its full counters (see the module's table).
 
     Of ``weight_reads``, the leak shifts (``T*N/P`` words a token) and the biases (``V``) are
-    block RAM on every board; the rest are the weight memory's words.
+    block RAM on every board; the rest are the weight memory's words. ``fanout_reads`` counts
+    fan-out entries, ``S`` a word.
     """
+    from ..hw.memmap import MemId
+    from ..hw.spram import SPRAM_WIDTH
+
     c = geom.config
     tok = counters["tokens"]
     small = tok * (c.steps * geom.groups + geom.vocab_size)
-    large = counters["fanout_reads"] + counters["weight_reads"] - small
-    if large < 0:
+    wgt_words = counters["weight_reads"] - small
+    if wgt_words < 0:
         raise EnergyError(f"weight_reads={counters['weight_reads']} is fewer than the "
                           f"{small} leak and bias words {tok} tokens read")
+    fan_words = -(-counters["fanout_reads"] // geom.synapse_lanes)
+    large = fan_words + wgt_words
     ebr_read = counters["state_reads"] + small + (0 if spram else large)
+
+    def blocks(mem):   # SPRAM blocks side by side in a word
+        return -(-geom.width(mem) // SPRAM_WIDTH)
+
     return {
         "cycle": counters["cycles"],
-        "spram_read": large if spram else 0,
+        "spram_read": fan_words * blocks(MemId.FAN) + wgt_words * blocks(MemId.WGT)
+        if spram else 0,
         "ebr_read": ebr_read,
         "ebr_write": counters["state_writes"],
         "dsp_op": counters["readout_ops"],

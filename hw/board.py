@@ -55,7 +55,7 @@ class Board(wiring.Component):
 
     Parameters
     ----------
-    config, vocab_size, weights, lanes, readout_lanes, spram, registered_reads
+    config, vocab_size, weights, lanes, readout_lanes, synapse_lanes, spram, registered_reads
         Those of the :class:`~.core.Core` inside.
 
     Attributes
@@ -68,10 +68,11 @@ class Board(wiring.Component):
 
     def __init__(self, *, config: ModelConfig, vocab_size: int,
                  weights: IntWeights | None = None, lanes: int = DEFAULT_LANES,
-                 readout_lanes: int = DEFAULT_READOUT_LANES, spram: bool = False,
+                 readout_lanes: int = DEFAULT_READOUT_LANES,
+                 synapse_lanes: int | None = None, spram: bool = False,
                  registered_reads: bool = False):
         self._core = Core(config=config, vocab_size=vocab_size, weights=weights, lanes=lanes,
-                          readout_lanes=readout_lanes, spram=spram,
+                          readout_lanes=readout_lanes, synapse_lanes=synapse_lanes, spram=spram,
                           registered_reads=registered_reads)
         self._geom = self._core.geometry
         super().__init__({"i_stream": In(stream.Signature(8)),
@@ -159,7 +160,7 @@ class Board(wiring.Component):
         crc = Signal(32)
         hello = [PROTOCOL_VERSION] + list(build_id(g).to_bytes(4, "little")) \
             + list(c.neurons.to_bytes(2, "little")) + list(c.fanout.to_bytes(2, "little")) \
-            + [c.steps, V, g.lanes, g.readout_lanes]
+            + [c.steps, V, g.lanes, g.readout_lanes, g.synapse_lanes]
         assert len(hello) + 4 == HELLO_REPLY.size
         hello_bytes = Array([Const(b, 8) for b in hello] + [~crc[k * 8:(k + 1) * 8]
                                                             for k in range(4)])

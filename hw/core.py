@@ -16,7 +16,13 @@ from ..model.modelfile import IntWeights
 from .arith import const_mul
 from .event_queue import EventQueue
 from .lif import LIFUnit, accumulator_shape
-from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId, pack_memories
+from .memmap import (
+    DEFAULT_LANES,
+    DEFAULT_READOUT_LANES,
+    Geometry,
+    MemId,
+    pack_memories,
+)
 from .sampler import TEMPERATURE_BITS, Sampler
 from .spram import SPRAM_BLOCKS, SinglePortRAM
 
@@ -34,7 +40,7 @@ COUNTERS = (
     "syn_events",      # synaptic events: fan-out entries delivered
     "readout_ops",     # readout multiply-accumulates, zero features skipped
     "weight_reads",    # words read from the input, leak, readout and bias memories
-    "fanout_reads",    # words read from the fan-out lists (one per event: syn_events)
+    "fanout_reads",    # entries read from the fan-out lists (one per event: syn_events)
     "state_reads",     # words read from membranes, accumulators, spike counts, readout lists
     "state_writes",    # words written to membranes, accumulators, spike counts, readout lists
 )
@@ -65,7 +71,7 @@ def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
 
     Every phase is bound by one memory that it reads one word per cycle::
 
-        syn_events                  fan-out list entries, one per cycle (synapse phases)
+        syn_events / S              fan-out list words of S entries (synapse phases)
       + T * N / P                   membrane words of P neurons (neuron phases)
       + ceil(V / R) * K             readout weight words of R characters, one for each of
                                     the token's K non-zero features (readout)
@@ -76,7 +82,8 @@ def cycle_lower_bound(geom: Geometry, syn_events: int, readout_ops: int) -> int:
     """
     c = geom.config
     words_per_block = readout_ops // geom.vocab_size
-    bound = syn_events + c.steps * geom.groups + geom.blocks * words_per_block
+    bound = (syn_events // geom.synapse_lanes + c.steps * geom.groups
+             + geom.blocks * words_per_block)
     if geom.registered_reads:
         bound += c.steps * geom.groups + geom.blocks
     return bound
@@ -93,9 +100,10 @@ def memory_words(geom: Geometry, tokens: int, syn_events: int, readout_ops: int)
         fanout_reads    E                   one fan-out entry per synaptic event
         weight_reads    2*T*N/P + V         leak and input-weight words, biases
                         + B*K               readout weight words
-        state_reads     E + T*N/P*(2 + P)   accumulators; membrane, count and P accumulator
-                        + B*K               words; a readout-list entry per weight word
-        state_writes    E + T*N/P*(2 + P)   likewise, and the K readout-list entries
+        state_reads     E                   accumulators;
+                        + T*N/P*(2 + S*P)   membrane, count and S*P accumulator words;
+                        + B*K               a readout-list entry per weight word
+        state_writes    E + T*N/P*(2 + S*P) likewise, and the K readout-list entries
                         + K
 
     (per token, ``E`` its synaptic events, ``B = ceil(V/R)``).
@@ -103,7 +111,7 @@ def memory_words(geom: Geometry, tokens: int, syn_events: int, readout_ops: int)
     c = geom.config
     T, NG, P, NB = c.steps, geom.groups, geom.lanes, geom.blocks
     feats = readout_ops // geom.vocab_size        # sum over tokens of K
-    neuron_phase = tokens * T * NG * (2 + P)
+    neuron_phase = tokens * T * NG * (2 + geom.synapse_lanes * P)
     return {
         "fanout_reads": syn_events,
         "weight_reads": tokens * (2 * T * NG + geom.vocab_size) + NB * feats,
@@ -119,13 +127,16 @@ class Core(wiring.Component):
     section 4, then (if asked) the sampler of section 5:
 
     * **synapse phase**: the event queue offers the ids of the neurons that spiked in the last
-      step; each id's ``F`` fan-out entries are read, one per cycle, and added into the target's
-      accumulator. The accumulator is read in one cycle and written in the next; its read port
-      is transparent to its write port, so an entry that follows another to the same target
-      sees the fresh sum (no read-modify-write hazard, no stall).
+      step; each id's ``F`` fan-out entries are read, ``S`` per cycle (one word), and each is
+      added into the target's accumulator in the bank of its synapse lane: ``S`` banks, so the
+      ``S`` entries of a word never contend for a port. An accumulator is read in one cycle and
+      written in the next; its read port is transparent to its write port, so an entry that
+      follows another to the same target in the same lane sees the fresh sum (no
+      read-modify-write hazard, no stall).
     * **neuron phase**: ``P`` LIF units update the ``P`` neurons of one word of the state
-      memories per cycle, clear their accumulators, count their spikes and push the ids of the
-      spiking ones into the event queue. The queue takes one id a cycle; when more than one of
+      memories per cycle, each taking the sum of its ``S`` accumulator banks, clear the
+      accumulators, count their spikes and push the ids of the spiking ones into the event
+      queue. The queue takes one id a cycle; when more than one of
       the ``P`` lanes spikes, the phase waits until the ids are pushed.
     * **readout**: the last time step's neuron phase writes two lists, (neuron, membrane
       feature) for every non-zero membrane feature and (neuron, spike count) for every neuron
@@ -151,6 +162,8 @@ class Core(wiring.Component):
         lane ``n % P`` of word ``n // P``).
     readout_lanes : int
         Logits accumulated in parallel, ``R``.
+    synapse_lanes : int
+        Fan-out entries delivered in parallel, ``S``: a divisor of the fan-out ``F``.
     spram : bool
         Build the fan-out lists and the weights from the iCE40 UltraPlus SPRAM blocks. SPRAM
         cannot be initialised by the bitstream, so ``weights`` must then be None: every
@@ -165,6 +178,9 @@ class Core(wiring.Component):
         read. The arithmetic and the counters are unchanged; the cycles change: two more per
         synapse phase with events, two more per readout block, and the neuron phase takes
         two cycles a group.
+
+    The accumulators' sums are exact in every bank (a bank holds part of the same sum), so the
+    order and the banks the events are delivered in change no result.
 
     Attributes
     ----------
@@ -198,10 +214,12 @@ class Core(wiring.Component):
 
     def __init__(self, *, config: ModelConfig, vocab_size: int, weights: IntWeights | None = None,
                  lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
-                 spram: bool = False, registered_reads: bool = False):
+                 synapse_lanes: int | None = None, spram: bool = False,
+                 registered_reads: bool = False):
         if not isinstance(config, ModelConfig):
             raise TypeError(f"config must be a ModelConfig, not {config!r}")
-        geom = Geometry(config, vocab_size, lanes, readout_lanes, registered_reads)
+        geom = Geometry(config, vocab_size, lanes, readout_lanes, registered_reads,
+                        synapse_lanes)
         if weights is not None:
             weights.validate(config, vocab_size)
             if spram:
@@ -275,6 +293,7 @@ class Core(wiring.Component):
         regs = g.registered_reads
         c = g.config
         P, R, N, F, T = g.lanes, g.readout_lanes, c.neurons, c.fanout, c.steps
+        S, FW = g.synapse_lanes, g.fan_words
         NG, NB, V = g.groups, g.blocks, g.vocab_size
         init = pack_memories(g, self._weights) if self._weights is not None else {}
 
@@ -297,13 +316,16 @@ class Core(wiring.Component):
             rd[mid] = mem.read_port()
         acc_shape = accumulator_shape(c)
         cnt_shape = unsigned(g.count_bits)
-        acc_rd, acc_wr = [], []
-        for i in range(P):   # bank i holds the accumulators of neurons n with n % P == i
-            mem = Memory(shape=acc_shape, depth=NG, init=[])
-            m.submodules[f"acc{i}"] = mem
-            w = mem.write_port()
-            acc_wr.append(w)
-            acc_rd.append(mem.read_port(transparent_for=(w,)))
+        # bank [k][i] holds synapse lane k's part of the accumulators of neurons n % P == i
+        acc_rd = [[None] * P for _ in range(S)]
+        acc_wr = [[None] * P for _ in range(S)]
+        for k in range(S):
+            for i in range(P):
+                mem = Memory(shape=acc_shape, depth=NG, init=[])
+                m.submodules[f"acc{k}_{i}" if S > 1 else f"acc{i}"] = mem
+                acc_wr[k][i] = w = mem.write_port()
+                acc_rd[k][i] = mem.read_port(transparent_for=(w,))
+        acc_ports = [p for bank in acc_rd for p in bank]
         cnt_wr, cnt_rd = wr[MemId.CNT], rd[MemId.CNT]
 
         m.submodules.queue = queue = EventQueue(neurons=N)
@@ -317,11 +339,11 @@ class Core(wiring.Component):
         wiring.connect(m, wiring.flipped(self.o_char), sampler.o_stream)
 
         # defaults: reads enabled only where a phase asks, nothing written
-        for port in list(rd.values()) + acc_rd:
+        for port in list(rd.values()) + acc_ports:
             m.d.comb += port.en.eq(0)
 
         # -- counters ---------------------------------------------------------------------------
-        inc = {name: Signal(range(max(P, R * 2, F) * 2 + 2), name=f"inc_{name}")
+        inc = {name: Signal(range(max(S * P + 2, R * 2, F) * 2 + 2), name=f"inc_{name}")
                for name in COUNTERS}
         # the increments that follow from data (spikes, non-zero features) or from the output
         # handshake (bias reads) are registered, so that no datapath runs on into a counter's
@@ -349,18 +371,20 @@ class Core(wiring.Component):
         t = Signal(range(max(T, 2)))          # time step
         m.d.comb += sampler.tq.eq(tq)
 
-        # -- synapse phase pipeline: S0 fan-out read, S1 accumulator read, S2 write -------------
-        j = Signal(range(max(F, 2)))
+        # -- synapse phase pipeline: S0 fan-out read, S1 accumulator reads, S2 writes ----------
+        # (S lanes side by side: lane k takes entry k of each fan-out word)
+        j = Signal(range(max(FW, 2)))     # word of the list
         s1_valid, s2_valid = Signal(), Signal()
-        s2_tgt = Signal(g.target_bits)
-        s2_w = Signal(signed(c.weight_bits))
         fan_word = rd[MemId.FAN].data
-        s1_tgt = fan_word[:g.target_bits]
-        s1_w = fan_word[g.target_bits:].as_signed()
-        syn_issue = Signal()              # an event's entry j is taken this cycle
+        eb = g.target_bits + c.weight_bits
+        s1_tgt = [fan_word[k * eb:k * eb + g.target_bits] for k in range(S)]
+        s1_w = [fan_word[k * eb + g.target_bits:(k + 1) * eb].as_signed() for k in range(S)]
+        s2_tgt = [Signal(g.target_bits, name=f"s2_tgt{k}") for k in range(S)]
+        s2_w = [Signal(signed(c.weight_bits), name=f"s2_w{k}") for k in range(S)]
+        syn_issue = Signal()              # an event's word j is taken this cycle
         ev = queue.o_stream
-        # the address of entry j of the popped id's list, read as the entry is taken
-        fan_addr = const_mul(ev.payload, F) + j
+        # the address of word j of the popped id's list, read as the word is taken
+        fan_addr = const_mul(ev.payload, FW) + j
         fan_en = ev.valid
         if regs:
             # registered reads: the fan-out read is issued a cycle after the entry is taken,
@@ -369,8 +393,8 @@ class Core(wiring.Component):
             # power-of-two fan-out the address is id and j side by side, without an adder.
             # (The UP5K build keeps the adder: its placement, with 1.4 % of timing margin,
             # was measured on that netlist, and this change alone moves it to 23.9 MHz.)
-            if F & (F - 1) == 0:
-                fan_addr = Cat(j[:ceil_log2(F)], ev.payload) if F > 1 else ev.payload
+            if FW & (FW - 1) == 0:
+                fan_addr = Cat(j[:ceil_log2(FW)], ev.payload) if FW > 1 else ev.payload
             fan_addr_q = Signal.like(fan_addr)
             fan_en = Signal()
             s0_wait = Signal()
@@ -381,7 +405,7 @@ class Core(wiring.Component):
             m.d.sync += s1_valid.eq(syn_issue)
         m.d.sync += s2_valid.eq(s1_valid)
         with m.If(s1_valid):
-            m.d.sync += [s2_tgt.eq(s1_tgt), s2_w.eq(s1_w)]
+            m.d.sync += [a.eq(b) for a, b in zip(s2_tgt + s2_w, s1_tgt + s1_w, strict=True)]
 
         def lane_of(n):
             return n[:ceil_log2(P)] if P > 1 else Const(0, 1)
@@ -434,7 +458,9 @@ class Core(wiring.Component):
         with m.If(n1_advance):
             m.d.sync += [v_r.eq(rd[MemId.VMEM].data), leak_r.eq(rd[MemId.LEAK].data),
                          cnt_r.eq(cnt_rd.data), n2_group.eq(n1_group)]
-            m.d.sync += [a.eq(acc_rd[i].data) for i, a in enumerate(acc_r)]
+            # the sum of the lanes' banks (exact in the accumulator's shape, SPEC.md 3.2)
+            m.d.sync += [a.eq(sum(acc_rd[k][i].data for k in range(S)))
+                         for i, a in enumerate(acc_r)]
             for i in range(P):
                 m.d.sync += w_r.word_select(i, c.weight_bits).eq(
                     rd[MemId.WGT].data.word_select(n1_slot * P + i, c.weight_bits) if G > 1
@@ -735,13 +761,13 @@ class Core(wiring.Component):
                     syn_issue.eq(ev.valid),
                     rd[MemId.FAN].addr.eq(fan_addr),
                     rd[MemId.FAN].en.eq(fan_en),
-                    ev.ready.eq(j == F - 1),
-                    inc["syn_events"].eq(ev.valid),
-                    inc["state_reads"].eq(s1_valid),     # accumulator read ...
-                    inc["state_writes"].eq(s2_valid),    # ... and written back
+                    ev.ready.eq(j == FW - 1),
+                    inc["syn_events"].eq(Mux(ev.valid, S, 0)),
+                    inc["state_reads"].eq(Mux(s1_valid, S, 0)),     # accumulators read ...
+                    inc["state_writes"].eq(Mux(s2_valid, S, 0)),    # ... and written back
                 ]
                 with m.If(ev.valid):
-                    m.d.sync += j.eq(Mux(j == F - 1, 0, j + 1))
+                    m.d.sync += j.eq(Mux(j == FW - 1, 0, j + 1))
                 syn_done = (queue.cur_level == 0) & ~s1_valid & ~s2_valid
                 with m.If(syn_done & ~s0_wait & ~fan_en if regs else syn_done):
                     m.d.sync += [ng.eq(0), n1_valid.eq(0), n2_valid.eq(0), win_slot.eq(0),
@@ -764,10 +790,10 @@ class Core(wiring.Component):
                     rd[MemId.VMEM].en.eq(issue), rd[MemId.LEAK].en.eq(issue),
                     rd[MemId.WGT].en.eq(issue), cnt_rd.en.eq(issue),
                     inc["weight_reads"].eq(Mux(issue, 2, 0)),
-                    inc["state_reads"].eq(Mux(issue, 2 + P, 0)),
+                    inc["state_reads"].eq(Mux(issue, 2 + S * P, 0)),
                 ]
-                for i in range(P):
-                    m.d.comb += [acc_rd[i].addr.eq(ng), acc_rd[i].en.eq(issue)]
+                for port in acc_ports:
+                    m.d.comb += [port.addr.eq(ng), port.en.eq(issue)]
                 with m.If(issue):
                     m.d.sync += [ng.eq(ng + 1), n1_group.eq(ng), n1_valid.eq(1),
                                  n1_slot.eq(win_slot)]
@@ -788,14 +814,13 @@ class Core(wiring.Component):
                         cnt_wr.addr.eq(n2_group), cnt_wr.data.eq(cnt_new), cnt_wr.en.eq(1),
                         inc["spikes"].eq(popcount),
                     ]
-                    for i in range(P):
-                        m.d.comb += [acc_wr[i].addr.eq(n2_group), acc_wr[i].data.eq(0),
-                                     acc_wr[i].en.eq(1)]
+                    for port in (p for bank in acc_wr for p in bank):
+                        m.d.comb += [port.addr.eq(n2_group), port.data.eq(0), port.en.eq(1)]
                     m.d.sync += [pend.eq(spikes), pend_group.eq(n2_group)]
                 with m.Elif(push):
                     m.d.sync += pend.eq(pend_after)
                 # words written: the group's, and an entry into each readout list pushed now
-                m.d.comb += inc["state_writes"].eq(Mux(n2_consume, 2 + P, 0) + ml_we + cl_we)
+                m.d.comb += inc["state_writes"].eq(Mux(n2_consume, 2 + S * P, 0) + ml_we + cl_we)
                 # the lists' last entries are written as the phase ends (no queue swap to wait for)
                 with m.If((ng == NG) & ~n1_valid & ~n2_valid & (pend == 0) & (m_after == 0)
                           & (c_after == 0)):
@@ -851,11 +876,13 @@ class Core(wiring.Component):
                 with m.If(~want_sample | char_sent | (self.o_char.valid & self.o_char.ready)):
                     m.next = "IDLE"
 
-        # synapse stage 1: read the target's accumulator; stage 2: write the new sum
-        for i in range(P):
-            with m.If(s1_valid & (lane_of(s1_tgt) == i)):
-                m.d.comb += [acc_rd[i].addr.eq(group_of(s1_tgt)), acc_rd[i].en.eq(1)]
-            with m.If(s2_valid & (lane_of(s2_tgt) == i)):
-                m.d.comb += [acc_wr[i].addr.eq(group_of(s2_tgt)),
-                             acc_wr[i].data.eq(acc_rd[i].data + s2_w), acc_wr[i].en.eq(1)]
+        # synapse stage 1: read each lane's target's accumulator; stage 2: write the new sums
+        for k in range(S):
+            for i in range(P):
+                rp, wp = acc_rd[k][i], acc_wr[k][i]
+                with m.If(s1_valid & (lane_of(s1_tgt[k]) == i)):
+                    m.d.comb += [rp.addr.eq(group_of(s1_tgt[k])), rp.en.eq(1)]
+                with m.If(s2_valid & (lane_of(s2_tgt[k]) == i)):
+                    m.d.comb += [wp.addr.eq(group_of(s2_tgt[k])),
+                                 wp.data.eq(rp.data + s2_w[k]), wp.en.eq(1)]
         return m

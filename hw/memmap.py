@@ -2,9 +2,10 @@
 
 The core (``core.Core``) reads every memory through one port, one word per cycle, so the
 layout decides the parallelism: ``P`` neuron lanes read ``P`` neurons' leak shifts and
-membranes in one word; ``R`` readout lanes read one feature's weights for ``R`` characters in
-one word. A word's lane ``i`` sits at bits ``[i*b, (i+1)*b)`` for fields of ``b`` bits, two's
-complement for signed fields.
+membranes in one word; ``S`` synapse lanes read ``S`` entries of a fan-out list in one word;
+``R`` readout lanes read one feature's weights for ``R`` characters in one word. A word's lane
+``i`` sits at bits ``[i*b, (i+1)*b)`` for fields of ``b`` bits, two's complement for signed
+fields.
 
 The input and readout weights share one memory, ``wgt``, because no phase reads both: on the
 iCE40 UP5K it is two SPRAM blocks side by side (32-bit words), the fan-out lists the other two.
@@ -20,8 +21,9 @@ memory    words                  word ``a`` holds
           ``+ V * ceil(N/P/G)``  input weights, after the readout: for ``a = 2*B*N + x*ceil(N/P/G)
                                  + g // G``, ``W_in[x][g*P + i]`` in lane ``(g % G) * P + i``
 ``leak``  ``N/P``                ``k[g*P + i]``
-``fan``   ``N * F``              entry ``j`` of neuron ``s``'s fan-out list, ``a = s*F + j``:
-                                 target in the low ``ceil(log2 N)`` bits, weight above it
+``fan``   ``N * F / S``          entry ``j`` of neuron ``s``'s fan-out list in lane ``j % S`` of
+                                 ``a = (s*F + j) // S``: target in the lane's low
+                                 ``ceil(log2 N)`` bits, weight above it
 ``bias``  ``V``                  ``b[a]`` (added to each logit as it leaves the core)
 ``vmem``  ``N/P``                membranes ``v[g*P + i]`` (state, also readable and writable)
 ``cnt``   ``N/P``                spike counts ``c[g*P + i]`` of the last token (state)
@@ -41,7 +43,8 @@ import numpy as np
 from ..model.config import ModelConfig
 from ..model.modelfile import IntWeights
 
-__all__ = ["MemId", "Geometry", "DEFAULT_LANES", "DEFAULT_READOUT_LANES", "pack_lanes",
+__all__ = ["MemId", "Geometry", "DEFAULT_LANES", "DEFAULT_READOUT_LANES",
+           "DEFAULT_SYNAPSE_LANES", "pack_lanes",
            "unpack_lanes", "pack_memories", "unpack_memories"]
 
 
@@ -50,6 +53,10 @@ __all__ = ["MemId", "Geometry", "DEFAULT_LANES", "DEFAULT_READOUT_LANES", "pack_
 #: eight DSP blocks (the sampler takes the eighth).
 DEFAULT_LANES = 1
 DEFAULT_READOUT_LANES = 7
+#: Fan-out entries delivered a cycle: two, the two SPRAM blocks of the fan-out lists side by
+#: side (a 26-bit word on the UP5K), each entry added into its own bank of accumulators; one
+#: for a model whose fan-out is odd (:class:`Geometry` picks the default).
+DEFAULT_SYNAPSE_LANES = 2
 
 
 class MemId(IntEnum):
@@ -74,6 +81,7 @@ class Geometry:
     lanes: int = DEFAULT_LANES
     readout_lanes: int = DEFAULT_READOUT_LANES
     registered_reads: bool = False
+    synapse_lanes: int | None = None   # None: DEFAULT_SYNAPSE_LANES if it divides F, else 1
 
     def __post_init__(self):
         c = self.config
@@ -85,6 +93,14 @@ class Geometry:
                 or not 1 <= self.readout_lanes <= 64:
             raise ValueError(f"readout_lanes must be an integer in 1 .. 64, "
                              f"not {self.readout_lanes!r}")
+        if self.synapse_lanes is None:
+            object.__setattr__(self, "synapse_lanes",
+                               DEFAULT_SYNAPSE_LANES if c.fanout % DEFAULT_SYNAPSE_LANES == 0
+                               else 1)
+        if isinstance(self.synapse_lanes, bool) or not isinstance(self.synapse_lanes, int) \
+                or self.synapse_lanes < 1 or c.fanout % self.synapse_lanes:
+            raise ValueError(f"synapse_lanes must be a positive integer dividing "
+                             f"fanout={c.fanout}, not {self.synapse_lanes!r}")
         if not isinstance(self.registered_reads, bool):
             raise ValueError(f"registered_reads must be a bool, not {self.registered_reads!r}")
         if not 1 <= self.vocab_size <= 256:
@@ -94,6 +110,11 @@ class Geometry:
     def groups(self) -> int:
         """Neuron groups ``N/P``: words of ``leak`` and ``vmem``, cycles of a neuron phase."""
         return self.config.neurons // self.lanes
+
+    @property
+    def fan_words(self) -> int:
+        """Words of one neuron's fan-out list, ``F/S``: cycles of a spike's delivery."""
+        return self.config.fanout // self.synapse_lanes
 
     @property
     def blocks(self) -> int:
@@ -144,7 +165,7 @@ class Geometry:
         c, v = self.config, self.vocab_size
         return {
             MemId.WGT: self.win_base + v * self.win_row_words, MemId.LEAK: self.groups,
-            MemId.FAN: c.neurons * c.fanout, MemId.BIAS: v,
+            MemId.FAN: c.neurons * self.fan_words, MemId.BIAS: v,
             MemId.VMEM: self.groups, MemId.CNT: self.groups,
         }[mem]
 
@@ -152,7 +173,8 @@ class Geometry:
         c, p = self.config, self.lanes
         return {
             MemId.WGT: self.wgt_width, MemId.LEAK: p * self.leak_bits,
-            MemId.FAN: self.target_bits + c.weight_bits, MemId.BIAS: c.bias_bits,
+            MemId.FAN: self.synapse_lanes * (self.target_bits + c.weight_bits),
+            MemId.BIAS: c.bias_bits,
             MemId.VMEM: p * c.membrane_bits, MemId.CNT: p * self.count_bits,
         }[mem]
 
@@ -213,7 +235,8 @@ def pack_memories(geom: Geometry, weights: IntWeights,
         MemId.WGT: pack_lanes(ro, c.readout_bits)
         + pack_lanes(w_in.reshape(voc * rows, gpw * p), c.weight_bits),
         MemId.LEAK: pack_lanes(np.asarray(weights.leak).reshape(geom.groups, p), geom.leak_bits),
-        MemId.FAN: [int(x) for x in fan.ravel()],
+        MemId.FAN: pack_lanes(fan.reshape(n * geom.fan_words, geom.synapse_lanes),
+                              geom.target_bits + c.weight_bits),
         MemId.BIAS: pack_lanes(np.asarray(weights.bias).reshape(voc, 1), c.bias_bits),
         MemId.VMEM: pack_lanes(membranes.reshape(geom.groups, p), c.membrane_bits),
         MemId.CNT: [0] * geom.groups,
@@ -236,7 +259,8 @@ def unpack_memories(geom: Geometry, words: dict[MemId, list[int]]) -> IntWeights
     gpw = geom.win_groups_per_word
     w_in = lanes(wgt[geom.win_base:], c.weight_bits, gpw * p, True)
     w_in = w_in.reshape(voc, geom.win_row_words * gpw * p)[:, :n]
-    fan = np.asarray(words[MemId.FAN], dtype=np.int64).reshape(n, c.fanout)
+    fan = lanes(words[MemId.FAN], geom.target_bits + c.weight_bits, geom.synapse_lanes, False)
+    fan = fan.reshape(n, c.fanout)
     targets = fan & ((1 << geom.target_bits) - 1)
     rec = (fan >> geom.target_bits) & ((1 << c.weight_bits) - 1)
     rec = np.where(rec >> (c.weight_bits - 1), rec - (1 << c.weight_bits), rec)

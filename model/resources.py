@@ -60,12 +60,13 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
 
     g = Geometry(cfg, vocab_size)
     n, f, v = cfg.neurons, cfg.fanout, vocab_size
-    r = g.readout_lanes
+    r, s = g.readout_lanes, g.synapse_lanes
     tbits = _clog2(n)
     ro_words = g.win_base
     mems = [
-        Memory("fan-out lists", "spram", n * f, 16,
-               f"{n} x {f} entries of target ({tbits} bit) + weight ({cfg.weight_bits} bit)"),
+        Memory("fan-out lists", "spram", g.depth(MemId.FAN), g.width(MemId.FAN),
+               f"{n} x {f} entries of target ({tbits} bit) + weight ({cfg.weight_bits} bit), "
+               f"{s} a word"),
         Memory("weights", "spram", g.depth(MemId.WGT), g.wgt_width,
                f"readout 2 x {n} x {g.blocks * r} x {cfg.readout_bits} bit ({ro_words} words),"
                f" input {v} x {n} x {cfg.weight_bits} bit ({g.depth(MemId.WGT) - ro_words})"),
@@ -73,8 +74,12 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
         Memory("leak shifts", "ebr", n, _clog2(cfg.leak_shift_max + 1),
                f"{n} x {_clog2(cfg.leak_shift_max + 1)} bit"),
         Memory("membranes", "ebr", n, cfg.membrane_bits, f"{n} x {cfg.membrane_bits} bit"),
-        Memory("accumulators", "ebr", n, accumulator_bits(cfg),
-               f"{n} x {accumulator_bits(cfg)} bit"),
+    ]
+    mems += [Memory(f"accumulators {k}" if s > 1 else "accumulators", "ebr", n,
+                    accumulator_bits(cfg),
+                    f"{n} x {accumulator_bits(cfg)} bit" + (f", synapse lane {k}" if s > 1 else ""))
+             for k in range(s)]
+    mems += [
         Memory("spike counts", "ebr", n, _clog2(cfg.steps + 1),
                f"{n} x {_clog2(cfg.steps + 1)} bit"),
         Memory("membrane list", "ebr", n, tbits + g.list_feature_bits,

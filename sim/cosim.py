@@ -45,7 +45,7 @@ def core_run_data(core: Core, model_path: str | Path, commands: list[Command], *
     geom = core.geometry
     return {
         "model": str(Path(model_path).resolve()), "lanes": geom.lanes,
-        "readout_lanes": geom.readout_lanes,
+        "readout_lanes": geom.readout_lanes, "synapse_lanes": geom.synapse_lanes,
         "commands": [[c.op, c.id, int(c.sample), int(c.logits), c.tq, c.seed] for c in commands],
         "fields": {"cmd": payload_fields(core.cmd.payload.shape()),
                    "mem_cmd": payload_fields(core.mem_cmd.payload.shape()),
@@ -70,7 +70,8 @@ class CosimReport:
 
 def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], *,
           lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
-          stall: float = 0.0, idle: float = 0.0, read_counts: bool = False, seed: int = 0,
+          synapse_lanes: int | None = None, stall: float = 0.0, idle: float = 0.0,
+          read_counts: bool = False, seed: int = 0,
           waves: bool = False, spram: bool = False, registered_reads: bool = False,
           name: str = "core", run_name: str | None = None) -> CosimReport:
     """Run ``commands`` through the verilated core; raise on the first mismatch.
@@ -81,7 +82,8 @@ def cosim(model: SpikingModel, model_path: str | Path, commands: list[Command], 
     """
     core = Core(config=model.config, vocab_size=len(model.vocab),
                 weights=None if spram else model.weights, lanes=lanes,
-                readout_lanes=readout_lanes, spram=spram, registered_reads=registered_reads)
+                readout_lanes=readout_lanes, synapse_lanes=synapse_lanes, spram=spram,
+                registered_reads=registered_reads)
     geom = core.geometry
     data = core_run_data(core, model_path, commands, stall=stall, idle=idle,
                          read_counts=read_counts, seed=seed, load=spram)
@@ -107,15 +109,18 @@ def text_commands(model: SpikingModel, text: str, *, temperature: float, seed: i
         Command("token", id=int(i), sample=True, logits=logits, tq=tq) for i in ids]
 
 
-def _run_text(model_path, text, temperature, seed, lanes, readout_lanes, regs, waves):
+def _run_text(model_path, text, temperature, seed, lanes, readout_lanes, synapse_lanes, regs,
+              waves):
     model = load_model(model_path)
     cmds = text_commands(model, text, temperature=temperature, seed=seed)
     return cosim(model, model_path, cmds, lanes=lanes, readout_lanes=readout_lanes,
-                 registered_reads=regs, waves=waves, run_name=f"text-t{temperature:g}")
+                 synapse_lanes=synapse_lanes, registered_reads=regs, waves=waves,
+                 run_name=f"text-t{temperature:g}")
 
 
 def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
                        lanes: int = DEFAULT_LANES, readout_lanes: int = DEFAULT_READOUT_LANES,
+                       synapse_lanes: int | None = None,
                        registered_reads: bool = False, waves: bool = False
                        ) -> list[CosimReport]:
     """Stream ``text`` through the core once per temperature, the runs in parallel processes.
@@ -125,13 +130,14 @@ def default_model_runs(model_path, text: str, temperatures, *, seed: int = 1,
     """
     model = load_model(model_path)
     core = Core(config=model.config, vocab_size=len(model.vocab), weights=model.weights,
-                lanes=lanes, readout_lanes=readout_lanes, registered_reads=registered_reads)
+                lanes=lanes, readout_lanes=readout_lanes, synapse_lanes=synapse_lanes,
+                registered_reads=registered_reads)
     from .build import build
     built = build(core, "core", waves=waves, clock_ns=CLOCK_PERIOD_NS)
     with ProcessPoolExecutor(max_workers=min(len(temperatures), os.cpu_count() or 1),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(_run_text, str(model_path), text, t, seed, lanes, readout_lanes,
-                               registered_reads, waves) for t in temperatures]
+                               synapse_lanes, registered_reads, waves) for t in temperatures]
         reports = [f.result() for f in futures]
     for r in reports:
         r.build_seconds, r.build_cached = built.seconds, built.cached
@@ -150,7 +156,7 @@ def cycles_record(model: SpikingModel, geom: Geometry) -> Path:
         h.update(getattr(model.weights, name).tobytes())
     regs = "-regs" if geom.registered_reads else ""
     return build_root() / (f"cycles-{h.hexdigest()[:12]}-p{geom.lanes}-r{geom.readout_lanes}"
-                           f"{regs}.json")
+                           f"-s{geom.synapse_lanes}{regs}.json")
 
 
 def main(argv=None) -> int:
@@ -164,6 +170,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--lanes", type=int, default=DEFAULT_LANES)
     p.add_argument("--readout-lanes", type=int, default=DEFAULT_READOUT_LANES)
+    p.add_argument("--synapse-lanes", type=int, default=None,
+                   help="fan-out entries a cycle (default: 2 if they divide the fan-out, else 1)")
     p.add_argument("--registered-reads", action="store_true",
                    help="the ECP5 build: two-cycle fan-out and weight reads")
     p.add_argument("--clock-mhz", type=float, default=24.0,
@@ -184,7 +192,8 @@ def main(argv=None) -> int:
     try:
         reports = list(zip([r[0] for r in runs], default_model_runs(
             model_path, val, [r[1] for r in runs], seed=a.seed, lanes=a.lanes,
-            readout_lanes=a.readout_lanes, registered_reads=a.registered_reads,
+            readout_lanes=a.readout_lanes, synapse_lanes=a.synapse_lanes,
+            registered_reads=a.registered_reads,
             waves=a.waves), strict=True))
     except SimulationError as exc:
         print(f"MISMATCH\n{exc}", file=sys.stderr)
@@ -202,7 +211,7 @@ def main(argv=None) -> int:
         print(f"  characters compared     {r.tokens}")
         print(f"  mismatches              {0 if r.mismatch is None else r.mismatch}")
         print(f"  cycles / char           mean {mean_c:.1f}, max {max(r.cycles)}")
-        print(f"  lower bound / char      mean {mean_b:.1f} (syn_events + T*N/P + "
+        print(f"  lower bound / char      mean {mean_b:.1f} (syn_events/S + T*N/P + "
               f"ceil(V/R)*K); ratio {mean_c / mean_b:.3f}")
         print(f"  chars / s at {a.clock_mhz:g} MHz    {a.clock_mhz * 1e6 / mean_c:.0f}")
         print(f"  spikes / char           {statistics.fmean(r.spikes):.1f}")
@@ -215,7 +224,7 @@ def main(argv=None) -> int:
     sampled = reports[-1][1]   # the sampled run: what GENERATE does
     m = load_model(model_path)
     rec = cycles_record(m, Geometry(m.config, len(m.vocab), a.lanes, a.readout_lanes,
-                                    a.registered_reads))
+                                    a.registered_reads, a.synapse_lanes))
     rec.parent.mkdir(parents=True, exist_ok=True)
     rec.write_text(json.dumps({"cycles_per_char": statistics.fmean(sampled.cycles),
                                "chars": sampled.tokens, "temperature": a.temperature}))

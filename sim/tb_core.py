@@ -3,7 +3,7 @@
 Data (``snnfpga.sim.build.run(data=...)``), written by ``snnfpga.sim.cosim``::
 
     {"model": str,                   # model file the core was built with
-     "lanes": int, "readout_lanes": int,
+     "lanes": int, "readout_lanes": int, "synapse_lanes": int,
      "commands": [[op, id, sample, logits, tq, seed], ...],   # ``trace.Command`` fields
      "fields": {"cmd": {name: [offset, width]}, "mem_cmd": {...},   # payload layouts
                 "o_spike": {...}},
@@ -134,7 +134,8 @@ class CoreTB:
 
         d = self.dut
         c = self.model.config
-        geom = Geometry(c, len(self.model.vocab), self.lanes, self.data["readout_lanes"])
+        geom = Geometry(c, len(self.model.vocab), self.lanes, self.data["readout_lanes"],
+                        synapse_lanes=self.data["synapse_lanes"])
         words = pack_memories(geom, self.model.weights)
         for mem in (MemId.WGT, MemId.LEAK, MemId.FAN, MemId.BIAS):
             for addr, word in enumerate(words[mem]):

@@ -61,7 +61,7 @@ def build_id(geom: Geometry) -> int:
     key = {"protocol": PROTOCOL_VERSION, "config": {k: getattr(c, k)
                                                     for k in c.__dataclass_fields__},
            "vocab_size": geom.vocab_size, "lanes": geom.lanes,
-           "readout_lanes": geom.readout_lanes}
+           "readout_lanes": geom.readout_lanes, "synapse_lanes": geom.synapse_lanes}
     return zlib.crc32(json.dumps(key, sort_keys=True).encode())
 
 
@@ -141,7 +141,7 @@ class BoardModel:
         g, c = self.geom, self.geom.config
         self._send(Rsp.OK, f.tag, HELLO_REPLY.pack(
             PROTOCOL_VERSION, build_id(g), c.neurons, c.fanout, c.steps, g.vocab_size, g.lanes,
-            g.readout_lanes, weights_crc(g, self.words)))
+            g.readout_lanes, g.synapse_lanes, weights_crc(g, self.words)))
 
     def _mem(self, f: Frame, allowed) -> tuple[MemId, int, int, int]:
         if len(f.payload) < MEM_REQUEST.size:

@@ -133,6 +133,7 @@ class Hello:
     vocab_size: int
     lanes: int
     readout_lanes: int
+    synapse_lanes: int
     weights_crc: int
 
 
@@ -216,20 +217,26 @@ class Device:
 
     def geometry(self, model: SpikingModel) -> Geometry:
         info = self.hello_info or self.hello()
-        return Geometry(model.config, len(model.vocab), info.lanes, info.readout_lanes)
+        return Geometry(model.config, len(model.vocab), info.lanes, info.readout_lanes,
+                        synapse_lanes=info.synapse_lanes)
 
     def check(self, model: SpikingModel, *, load: bool = False) -> None:
         """Raise :class:`ModelMismatch` unless the device runs ``model``; with ``load``,
         upload the weights first when the gateware fits but the weights differ."""
         info = self.hello()
-        geom = self.geometry(model)
+        c = model.config
+        built_for = (f"the gateware was built for {info.neurons} neurons, fan-out {info.fanout}, "
+                     f"{info.steps} steps, {info.vocab_size} characters (build "
+                     f"{info.build_id:#010x})")
+        try:
+            geom = self.geometry(model)
+        except ValueError as exc:   # the device's lanes cannot hold this model at all
+            raise ModelMismatch(f"{built_for}; the model has {c.neurons}, {c.fanout}, "
+                                f"{c.steps}, {len(model.vocab)} ({exc})") from None
         if info.build_id != build_id(geom):
-            c = model.config
             raise ModelMismatch(
-                f"the gateware was built for {info.neurons} neurons, fan-out {info.fanout}, "
-                f"{info.steps} steps, {info.vocab_size} characters (build {info.build_id:#010x})"
-                f"; the model has {c.neurons}, {c.fanout}, {c.steps}, {len(model.vocab)} "
-                f"(build {build_id(geom):#010x})")
+                f"{built_for}; the model has {c.neurons}, {c.fanout}, {c.steps}, "
+                f"{len(model.vocab)} (build {build_id(geom):#010x})")
         want = weights_crc(geom, pack_memories(geom, model.weights))
         if info.weights_crc != want:
             if not load:

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Bumped on every incompatible change of the frames or the command set.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 #: Largest payload of one frame: the gateware's receive buffer is one 512 x 8 EBR block.
 MAX_PAYLOAD = 500
 HEADER_BYTES = 4
@@ -76,8 +76,9 @@ class Err(IntEnum):
 
 # -- payloads (little-endian) -----------------------------------------------------------------
 #: HELLO's answer: protocol version, gateware build id, neurons, fan-out, time steps,
-#: vocabulary size, lanes P, readout lanes R, CRC-32 of the weight memories' words.
-HELLO_REPLY = struct.Struct("<BIHHBBBBI")
+#: vocabulary size, lanes P, readout lanes R, synapse lanes S, CRC-32 of the weight memories'
+#: words.
+HELLO_REPLY = struct.Struct("<BIHHBBBBBI")
 #: LOAD and READ: memory (``hw.memmap.MemId``), first word, word count. LOAD's words follow,
 #: ``word_bytes`` each; READ's answer is the words.
 MEM_REQUEST = struct.Struct("<BIH")

@@ -96,6 +96,11 @@ def test_a_model_with_other_weights_is_refused_then_loaded(model):
                           **{**OVER, "neurons": 32})
     with pytest.raises(ModelMismatch, match="built for 24 neurons"):
         dev.check(bigger)
+    # a fan-out the device's two synapse lanes cannot split is a mismatch, not a crash
+    odd = random_model(np.random.default_rng(6), vocab="abcdefghij", **{**OVER, "fanout": 5})
+    with pytest.raises(ModelMismatch, match=r"fan-out 6.*the model has 24, 5.*synapse_lanes"):
+        dev.check(odd)
+    assert dev.hello().synapse_lanes == 2
 
 
 def test_errors_come_back_as_error_frames_and_the_device_stays_usable(model):

@@ -73,7 +73,7 @@ def test_unknown_geometry_gives_the_bound(model):
     run = derive_counters(totals, geom, last_neuron_spikes=3, resets=1)
     assert not run.cycles_exact
     feats = totals["readout_ops"] // geom.vocab_size
-    assert run.counters["cycles"] == (totals["syn_events"] + totals["tokens"] * 2 * 256
+    assert run.counters["cycles"] == (totals["syn_events"] // 2 + totals["tokens"] * 2 * 256
                                       + geom.blocks * feats)
 
 

@@ -49,10 +49,13 @@ def test_event_counts_follow_the_memory_mapping():
          "state_reads": 320 + 2 * 512 * 3 + 2 * 10 * 512, "state_writes": 320 + 2 * 512 * 3}
     sp = event_counts(k, geom, spram=True)
     eb = event_counts(k, geom, spram=False)
-    assert sp["spram_read"] == 320 + 2 * 512 + 10 * 517   # fan-out, input and readout weights
+    # SPRAM blocks read: fan-out words of two entries and weight words (input and readout)
+    # each in two blocks side by side
+    assert sp["spram_read"] == 2 * (320 // 2) + 2 * (2 * 512 + 10 * 517)
     assert sp["ebr_read"] == k["state_reads"] + 2 * 512 + 65
     assert eb["spram_read"] == 0
-    assert eb["ebr_read"] == sp["ebr_read"] + sp["spram_read"]
+    # block RAM counts words: 160 fan-out words, the weight words
+    assert eb["ebr_read"] == sp["ebr_read"] + 320 // 2 + 2 * 512 + 10 * 517
     assert sp["dsp_op"] == k["readout_ops"] and sp["cycle"] == 1000
 
 

@@ -35,13 +35,14 @@ TIMEOUT = 20_000   # cycles a command may take in these small configurations
 PER_TOKEN = ("spikes", "syn_events", "readout_ops")
 
 
-def run_core(model, commands, *, lanes=1, readout_lanes=8, seed=0, idle=0.3, stall=0.3,
-             load=False, read_counts=True, registered_reads=False):
+def run_core(model, commands, *, lanes=1, readout_lanes=8, synapse_lanes=1, seed=0, idle=0.3,
+             stall=0.3, load=False, read_counts=True, registered_reads=False):
     """Drive ``commands`` through a simulated core; return its trace and counter totals."""
     cfg, voc = model.config, len(model.vocab)
-    geom = Geometry(cfg, voc, lanes, readout_lanes)
+    geom = Geometry(cfg, voc, lanes, readout_lanes, synapse_lanes=synapse_lanes)
     dut = Core(config=cfg, vocab_size=voc, weights=None if load else model.weights,
-               lanes=lanes, readout_lanes=readout_lanes, registered_reads=registered_reads)
+               lanes=lanes, readout_lanes=readout_lanes, synapse_lanes=synapse_lanes,
+               registered_reads=registered_reads)
     rng = np.random.default_rng(seed)
     got = Trace()
     logits_q, chars_q, spikes_q = [], [], []
@@ -164,24 +165,27 @@ def check(model, commands, **kw):
     return exp, totals
 
 
+#: configuration, LIF lanes P, readout lanes R, synapse lanes S
 CONFIGS = {
-    "small-default": (dict(neurons=16, fanout=6, membrane_bits=12, threshold=100), 1, 4),
-    "lanes-2": (dict(neurons=16, fanout=16, membrane_bits=10, threshold=60, reset="zero"), 2, 3),
+    "small-default": (dict(neurons=16, fanout=6, membrane_bits=12, threshold=100), 1, 4, 2),
+    "lanes-2": (dict(neurons=16, fanout=16, membrane_bits=10, threshold=60, reset="zero"),
+                2, 3, 4),
     "lanes-4-latched": (dict(neurons=12, fanout=5, steps=3, input_every_step=False,
-                             membrane_bits=8, threshold=40, input_shift=4), 4, 8),
-    "one-step": (dict(neurons=8, fanout=3, steps=1, membrane_bits=12, threshold=30), 1, 1),
+                             membrane_bits=8, threshold=40, input_shift=4), 4, 8, 1),
+    "one-step": (dict(neurons=8, fanout=3, steps=1, membrane_bits=12, threshold=30), 1, 1, 3),
     "rectified": (dict(neurons=16, fanout=6, membrane_bits=10, threshold=80, feature_bits=5,
-                       membrane_feature="rectified"), 2, 5),
+                       membrane_feature="rectified"), 2, 5, 2),
 }
 
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_core_equals_golden(name):
-    over, lanes, rlanes = CONFIGS[name]
+    over, lanes, rlanes, slanes = CONFIGS[name]
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     model = random_model(rng, vocab="abcdefg", extremes=0.2, **over)
     cmds = random_commands(rng, len(model.vocab), 40)
-    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=len(name))
+    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, synapse_lanes=slanes,
+                        seed=len(name))
     # firing and synaptic traffic happened, so the comparison exercised the event path
     assert sum(t.spikes for t in exp.tokens) > 0
     assert sum(t.syn_events for t in exp.tokens) > 0
@@ -191,28 +195,30 @@ def test_core_equals_golden(name):
 def test_core_with_registered_reads_equals_golden(name):
     """The ECP5 build: two-cycle reads of the fan-out lists and weights (stalls, loads through
     the load port and read-backs included) change the schedule, not one bit of the result."""
-    over, lanes, rlanes = CONFIGS[name]
+    over, lanes, rlanes, slanes = CONFIGS[name]
     rng = np.random.default_rng(abs(hash(name)) % 2**32 + 1)
     model = random_model(rng, vocab="abcdefg", extremes=0.2, **over)
     cmds = random_commands(rng, len(model.vocab), 30)
-    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=len(name),
-                        registered_reads=True, load=True)
+    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, synapse_lanes=slanes,
+                        seed=len(name), registered_reads=True, load=True)
     assert sum(t.syn_events for t in exp.tokens) > 0
-    geom = Geometry(model.config, len(model.vocab), lanes, rlanes, registered_reads=True)
+    geom = Geometry(model.config, len(model.vocab), lanes, rlanes, registered_reads=True,
+                    synapse_lanes=slanes)
     bounds = [cycle_lower_bound(geom, t.syn_events, t.readout_ops) for t in exp.tokens]
     assert totals["cycles"] >= sum(bounds)
 
 
 @pytest.mark.parametrize("regs", [False, True])
-def test_memory_access_counters_follow_the_schedule(regs):
+@pytest.mark.parametrize("slanes", [1, 2])
+def test_memory_access_counters_follow_the_schedule(regs, slanes):
     rng = np.random.default_rng(7)
     over = dict(neurons=16, fanout=4, membrane_bits=12, threshold=100)
     model = random_model(rng, vocab="abcde", **over)
     cmds = random_commands(rng, 5, 12, resets=False)
     lanes, rlanes = 2, 2
-    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, idle=0, stall=0,
-                        read_counts=False, registered_reads=regs)
-    geom = Geometry(model.config, 5, lanes, rlanes, registered_reads=regs)
+    exp, totals = check(model, cmds, lanes=lanes, readout_lanes=rlanes, synapse_lanes=slanes,
+                        idle=0, stall=0, read_counts=False, registered_reads=regs)
+    geom = Geometry(model.config, 5, lanes, rlanes, registered_reads=regs, synapse_lanes=slanes)
     k = len(exp.tokens)
     ev = sum(t.syn_events for t in exp.tokens)
     assert totals["tokens"] == k
@@ -241,11 +247,12 @@ def test_tokens_without_a_non_zero_feature(regs):
         Command("token", id=int(i), sample=True, logits=True, tq=int(rng.integers(0, 300)))
         for i in (0, 0, 2, 0, 1, 3, 0)] + [Command("reset", seed=2), Command("token", id=0,
                                                                             logits=True)]
-    exp, totals = check(model, cmds, lanes=2, readout_lanes=3, registered_reads=regs)
+    exp, totals = check(model, cmds, lanes=2, readout_lanes=3, synapse_lanes=3,
+                        registered_reads=regs)
     ops = [t.readout_ops for t in exp.tokens]
     assert ops[0] == ops[1] == ops[-1] == 0 and max(ops) > 0
     assert exp.tokens[0].logits == [int(b) for b in w.bias]
-    geom = Geometry(model.config, 4, 2, 3, registered_reads=regs)
+    geom = Geometry(model.config, 4, 2, 3, registered_reads=regs, synapse_lanes=3)
     words = memory_words(geom, len(ops), sum(t.syn_events for t in exp.tokens), sum(ops))
     assert {name: totals[name] for name in words} == words
 
@@ -265,15 +272,16 @@ def random_config(rng) -> tuple[dict, int, int]:
         count_shift=int(rng.integers(0, 5)))
     over["leak_shift_max"] = over["leak_shift_min"] + int(rng.integers(0, 4))
     lanes = int(rng.choice([d for d in (1, 2, 4) if n % d == 0]))
-    return over, lanes, int(rng.integers(1, 9))
+    slanes = int(rng.choice([d for d in (1, 2, 3, 4) if over["fanout"] % d == 0]))
+    return over, lanes, int(rng.integers(1, 9)), slanes
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("k", range(20))
 def test_core_random_configurations(k):
     rng = np.random.default_rng(1000 + k)
-    over, lanes, rlanes = random_config(rng)
+    over, lanes, rlanes, slanes = random_config(rng)
     vocab = "abcdefghijklmnopqrstuvwxyz"[: int(rng.integers(1, 27))]
     model = random_model(rng, vocab=vocab, extremes=0.3, **over)
     cmds = random_commands(rng, len(vocab), 25)
-    check(model, cmds, lanes=lanes, readout_lanes=rlanes, seed=k)
+    check(model, cmds, lanes=lanes, readout_lanes=rlanes, synapse_lanes=slanes, seed=k)
