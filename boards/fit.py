@@ -38,8 +38,8 @@ SPRAM_SHAPE = (16384, 16)
 #: parts; the iCE40 has none, and Yosys puts even a 63-byte FIFO in a block RAM there.
 LUTRAM_BITS = {"ice40": 0, "ecp5": 512, "xilinx": 512}
 #: Logic cells of the iCEBreaker's bitstream top-level after nextpnr's packing
-#: (ICESTORM_LC), with the default model: 512 neurons, 7 readout lanes. Measured with
-#: ``make bitstream BOARD=icebreaker``; ``tests/boards/test_build.py`` rebuilds it.
+#: (ICESTORM_LC), with the default model: 512 neurons, 7 readout lanes, 2 synapse lanes.
+#: Measured with ``make bitstream BOARD=icebreaker``; ``tests/boards/test_build.py`` rebuilds it.
 LOGIC_REFERENCE = {"cells": 5010, "address_bits": 9, "readout_lanes": 7}
 #: Logic cells per readout lane (its adder and feature/weight registers) and per address bit:
 #: rough figures from the widths of the registers and adders involved, not fitted to builds.

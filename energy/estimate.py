@@ -26,6 +26,7 @@ _PREFIXES = ((1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1
 def _si(x: float, unit: str, digits: int = 3) -> str:
     if x == 0:
         return f"0 {unit}"
+    x = float(f"{x:.{digits}g}")   # rounded first: 999.96e-9 is "1 µJ", not "1e+03 nJ"
     for scale, p in _PREFIXES:
         if abs(x) >= scale:
             return f"{x / scale:.{digits}g} {p}{unit}"

@@ -16,13 +16,7 @@ from ..model.modelfile import IntWeights
 from .arith import const_mul
 from .event_queue import EventQueue
 from .lif import LIFUnit, accumulator_shape
-from .memmap import (
-    DEFAULT_LANES,
-    DEFAULT_READOUT_LANES,
-    Geometry,
-    MemId,
-    pack_memories,
-)
+from .memmap import DEFAULT_LANES, DEFAULT_READOUT_LANES, Geometry, MemId, pack_memories
 from .sampler import TEMPERATURE_BITS, Sampler
 from .spram import SPRAM_BLOCKS, SinglePortRAM
 
@@ -100,7 +94,7 @@ def memory_words(geom: Geometry, tokens: int, syn_events: int, readout_ops: int)
         fanout_reads    E                   one fan-out entry per synaptic event
         weight_reads    2*T*N/P + V         leak and input-weight words, biases
                         + B*K               readout weight words
-        state_reads     E                   accumulators;
+        state_reads     E                   accumulators (synapse phases);
                         + T*N/P*(2 + S*P)   membrane, count and S*P accumulator words;
                         + B*K               a readout-list entry per weight word
         state_writes    E + T*N/P*(2 + S*P) likewise, and the K readout-list entries
@@ -162,8 +156,9 @@ class Core(wiring.Component):
         lane ``n % P`` of word ``n // P``).
     readout_lanes : int
         Logits accumulated in parallel, ``R``.
-    synapse_lanes : int
-        Fan-out entries delivered in parallel, ``S``: a divisor of the fan-out ``F``.
+    synapse_lanes : int or None
+        Fan-out entries delivered in parallel, ``S``: a divisor of the fan-out ``F``
+        (default: two if they divide it, else one).
     spram : bool
         Build the fan-out lists and the weights from the iCE40 UltraPlus SPRAM blocks. SPRAM
         cannot be initialised by the bitstream, so ``weights`` must then be None: every

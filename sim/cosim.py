@@ -202,8 +202,12 @@ def main(argv=None) -> int:
 
     first = reports[0][1]
     build = "reused" if first.build_cached else f"{first.build_seconds:.1f} s"
+    m = load_model(model_path)
+    geom = Geometry(m.config, len(m.vocab), a.lanes, a.readout_lanes, a.registered_reads,
+                    a.synapse_lanes)
     print(f"model: {Path(model_path).name}; {len(val)} validation characters per run; "
-          f"lanes P={a.lanes}, readout lanes R={a.readout_lanes}; Verilator build {build}")
+          f"lanes P={geom.lanes}, readout lanes R={geom.readout_lanes}, synapse lanes "
+          f"S={geom.synapse_lanes}; Verilator build {build}")
     for label, r in reports:
         mean_c = statistics.fmean(r.cycles)
         mean_b = statistics.fmean(r.bounds)
@@ -222,9 +226,7 @@ def main(argv=None) -> int:
             print(f"  waveform                {r.waves}")
     print(f"\ntotal wall time, build included: {total:.1f} s")
     sampled = reports[-1][1]   # the sampled run: what GENERATE does
-    m = load_model(model_path)
-    rec = cycles_record(m, Geometry(m.config, len(m.vocab), a.lanes, a.readout_lanes,
-                                    a.registered_reads, a.synapse_lanes))
+    rec = cycles_record(m, geom)
     rec.parent.mkdir(parents=True, exist_ok=True)
     rec.write_text(json.dumps({"cycles_per_char": statistics.fmean(sampled.cycles),
                                "chars": sampled.tokens, "temperature": a.temperature}))

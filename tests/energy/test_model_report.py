@@ -82,5 +82,6 @@ def test_units():
     assert format_energy(2.58e-6) == "2.58 µJ"
     assert format_energy(6.58e-10) == "658 pJ"
     assert format_energy(4.21e-8) == "42.1 nJ"
+    assert format_energy(999.96e-9) == "1 µJ"   # rounds before it picks the prefix
     assert format_power(5.77e-3) == "5.77 mW"
     assert format_energy(0) == "0 J"
