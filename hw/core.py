@@ -169,10 +169,11 @@ class Core(wiring.Component):
         instead of one, which ends the ECP5's longest paths (a block RAM's clock-to-out, the
         multiplexer over ~100 blocks, then a multiplier or an address) at that register; a
         fan-out read is issued from registers a cycle after its entry is taken, and so is a
-        load-port request; and a readout weight word's address is registered before its
-        read. The arithmetic and the counters are unchanged; the cycles change: two more per
-        synapse phase with events, two more per readout block, and the neuron phase takes
-        two cycles a group.
+        load-port request; a readout weight word's address is registered before its read;
+        and a synaptic accumulator's read is registered before its sum is written (the sum
+        of the entry ahead forwarded when both add into one accumulator). The arithmetic and
+        the counters are unchanged; the cycles change: three more per synapse phase with
+        events, two more per readout block, and the neuron phase takes two cycles a group.
 
     The accumulators' sums are exact in every bank (a bank holds part of the same sum), so the
     order and the banks the events are delivered in change no result.
@@ -399,6 +400,11 @@ class Core(wiring.Component):
         else:
             m.d.sync += s1_valid.eq(syn_issue)
         m.d.sync += s2_valid.eq(s1_valid)
+        # the stage that writes the accumulators: S2, or with registered reads S3 (below)
+        wb_valid = s2_valid
+        if regs:
+            wb_valid = Signal()
+            m.d.sync += wb_valid.eq(s2_valid)
         with m.If(s1_valid):
             m.d.sync += [a.eq(b) for a, b in zip(s2_tgt + s2_w, s1_tgt + s1_w, strict=True)]
 
@@ -759,11 +765,11 @@ class Core(wiring.Component):
                     ev.ready.eq(j == FW - 1),
                     inc["syn_events"].eq(Mux(ev.valid, S, 0)),
                     inc["state_reads"].eq(Mux(s1_valid, S, 0)),     # accumulators read ...
-                    inc["state_writes"].eq(Mux(s2_valid, S, 0)),    # ... and written back
+                    inc["state_writes"].eq(Mux(wb_valid, S, 0)),    # ... and written back
                 ]
                 with m.If(ev.valid):
                     m.d.sync += j.eq(Mux(j == FW - 1, 0, j + 1))
-                syn_done = (queue.cur_level == 0) & ~s1_valid & ~s2_valid
+                syn_done = (queue.cur_level == 0) & ~s1_valid & ~s2_valid & ~wb_valid
                 with m.If(syn_done & ~s0_wait & ~fan_en if regs else syn_done):
                     m.d.sync += [ng.eq(0), n1_valid.eq(0), n2_valid.eq(0), win_slot.eq(0),
                                  win_addr.eq(g.win_base + const_mul(x, g.win_row_words))]
@@ -874,10 +880,40 @@ class Core(wiring.Component):
         # synapse stage 1: read each lane's target's accumulator; stage 2: write the new sums
         for k in range(S):
             for i in range(P):
-                rp, wp = acc_rd[k][i], acc_wr[k][i]
+                rp = acc_rd[k][i]
                 with m.If(s1_valid & (lane_of(s1_tgt[k]) == i)):
                     m.d.comb += [rp.addr.eq(group_of(s1_tgt[k])), rp.en.eq(1)]
-                with m.If(s2_valid & (lane_of(s2_tgt[k]) == i)):
-                    m.d.comb += [wp.addr.eq(group_of(s2_tgt[k])),
-                                 wp.data.eq(rp.data + s2_w[k]), wp.en.eq(1)]
+        if not regs:
+            for k in range(S):
+                for i in range(P):
+                    rp, wp = acc_rd[k][i], acc_wr[k][i]
+                    with m.If(s2_valid & (lane_of(s2_tgt[k]) == i)):
+                        m.d.comb += [wp.addr.eq(group_of(s2_tgt[k])),
+                                     wp.data.eq(rp.data + s2_w[k]), wp.en.eq(1)]
+            return m
+        # registered reads: the accumulator read is registered in S2 and the sum written in S3,
+        # so that no path runs from a block RAM's output through the adder into its input (the
+        # ECP5's longest path with two synapse lanes). An entry read in cycle c sees the writes
+        # of cycles up to c (the read port is transparent), not the one of cycle c+1: the
+        # entry ahead of it, whose sum it takes from ``lw_sum`` when their targets agree.
+        for k in range(S):
+            s3_tgt = Signal(g.target_bits, name=f"s3_tgt{k}")
+            s3_w = Signal(signed(c.weight_bits), name=f"s3_w{k}")
+            s3_acc = Signal(acc_shape, name=f"s3_acc{k}")
+            lw_valid = Signal(name=f"lw_valid{k}")     # this lane wrote in the last cycle ...
+            lw_tgt = Signal(g.target_bits, name=f"lw_tgt{k}")
+            lw_sum = Signal(acc_shape, name=f"lw_sum{k}")   # ... this sum to this target
+            with m.If(s2_valid):
+                m.d.sync += [s3_tgt.eq(s2_tgt[k]), s3_w.eq(s2_w[k]),
+                             s3_acc.eq(Array(acc_rd[k][i].data for i in range(P))[
+                                 lane_of(s2_tgt[k])] if P > 1 else acc_rd[k][0].data)]
+            base = Mux(lw_valid & (lw_tgt == s3_tgt), lw_sum, s3_acc)
+            new_sum = Signal(acc_shape, name=f"s3_sum{k}")
+            m.d.comb += new_sum.eq(base + s3_w)
+            m.d.sync += [lw_valid.eq(wb_valid), lw_tgt.eq(s3_tgt), lw_sum.eq(new_sum)]
+            for i in range(P):
+                wp = acc_wr[k][i]
+                with m.If(wb_valid & (lane_of(s3_tgt) == i)):
+                    m.d.comb += [wp.addr.eq(group_of(s3_tgt)), wp.data.eq(new_sum), wp.en.eq(1)]
+        return m
         return m
