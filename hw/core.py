@@ -890,30 +890,29 @@ class Core(wiring.Component):
                     with m.If(s2_valid & (lane_of(s2_tgt[k]) == i)):
                         m.d.comb += [wp.addr.eq(group_of(s2_tgt[k])),
                                      wp.data.eq(rp.data + s2_w[k]), wp.en.eq(1)]
-            return m
-        # registered reads: the accumulator read is registered in S2 and the sum written in S3,
-        # so that no path runs from a block RAM's output through the adder into its input (the
-        # ECP5's longest path with two synapse lanes). An entry read in cycle c sees the writes
-        # of cycles up to c (the read port is transparent), not the one of cycle c+1: the
-        # entry ahead of it, whose sum it takes from ``lw_sum`` when their targets agree.
-        for k in range(S):
-            s3_tgt = Signal(g.target_bits, name=f"s3_tgt{k}")
-            s3_w = Signal(signed(c.weight_bits), name=f"s3_w{k}")
-            s3_acc = Signal(acc_shape, name=f"s3_acc{k}")
-            lw_valid = Signal(name=f"lw_valid{k}")     # this lane wrote in the last cycle ...
-            lw_tgt = Signal(g.target_bits, name=f"lw_tgt{k}")
-            lw_sum = Signal(acc_shape, name=f"lw_sum{k}")   # ... this sum to this target
-            with m.If(s2_valid):
-                m.d.sync += [s3_tgt.eq(s2_tgt[k]), s3_w.eq(s2_w[k]),
-                             s3_acc.eq(Array(acc_rd[k][i].data for i in range(P))[
-                                 lane_of(s2_tgt[k])] if P > 1 else acc_rd[k][0].data)]
-            base = Mux(lw_valid & (lw_tgt == s3_tgt), lw_sum, s3_acc)
-            new_sum = Signal(acc_shape, name=f"s3_sum{k}")
-            m.d.comb += new_sum.eq(base + s3_w)
-            m.d.sync += [lw_valid.eq(wb_valid), lw_tgt.eq(s3_tgt), lw_sum.eq(new_sum)]
-            for i in range(P):
-                wp = acc_wr[k][i]
-                with m.If(wb_valid & (lane_of(s3_tgt) == i)):
-                    m.d.comb += [wp.addr.eq(group_of(s3_tgt)), wp.data.eq(new_sum), wp.en.eq(1)]
-        return m
+        else:
+            # registered reads: the accumulator read is registered in S2 and the sum written in S3,
+            # so that no path runs from a block RAM's output through the adder into its input (the
+            # ECP5's longest path with two synapse lanes). An entry read in cycle c sees the writes
+            # of cycles up to c (the read port is transparent), not the one of cycle c+1: the
+            # entry ahead of it, whose sum it takes from ``lw_sum`` when their targets agree.
+            for k in range(S):
+                s3_tgt = Signal(g.target_bits, name=f"s3_tgt{k}")
+                s3_w = Signal(signed(c.weight_bits), name=f"s3_w{k}")
+                s3_acc = Signal(acc_shape, name=f"s3_acc{k}")
+                lw_valid = Signal(name=f"lw_valid{k}")     # this lane wrote in the last cycle ...
+                lw_tgt = Signal(g.target_bits, name=f"lw_tgt{k}")
+                lw_sum = Signal(acc_shape, name=f"lw_sum{k}")   # ... this sum to this target
+                with m.If(s2_valid):
+                    m.d.sync += [s3_tgt.eq(s2_tgt[k]), s3_w.eq(s2_w[k]),
+                                 s3_acc.eq(Array(acc_rd[k][i].data for i in range(P))[
+                                     lane_of(s2_tgt[k])] if P > 1 else acc_rd[k][0].data)]
+                base = Mux(lw_valid & (lw_tgt == s3_tgt), lw_sum, s3_acc)
+                new_sum = Signal(acc_shape, name=f"s3_sum{k}")
+                m.d.comb += new_sum.eq(base + s3_w)
+                m.d.sync += [lw_valid.eq(wb_valid), lw_tgt.eq(s3_tgt), lw_sum.eq(new_sum)]
+                for i in range(P):
+                    wp = acc_wr[k][i]
+                    with m.If(wb_valid & (lane_of(s3_tgt) == i)):
+                        m.d.comb += [wp.addr.eq(group_of(s3_tgt)), wp.data.eq(new_sum), wp.en.eq(1)]
         return m
