@@ -120,10 +120,9 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spikes: int | N
         raise EnergyError(f"counters lack {', '.join(missing)}: expected at least tokens, "
                           "spikes, syn_events and readout_ops")
     n_tok, ev, ro = int(totals["tokens"]), int(totals["syn_events"]), int(totals["readout_ops"])
-    V, NB = geom.vocab_size, geom.blocks
+    V = geom.vocab_size
     if ro % V:
         raise EnergyError(f"readout_ops={ro} is not a multiple of the vocabulary size {V}")
-    feats = ro // V                         # sum over tokens of the non-zero features
     sampled = n_tok if sampled is None else sampled
     if not 0 <= sampled <= n_tok:
         raise EnergyError(f"sampled={sampled} must be between 0 and tokens={n_tok}")
@@ -132,10 +131,10 @@ def derive_counters(totals: dict, geom: Geometry, *, last_neuron_spikes: int | N
         **memory_words(geom, n_tok, ev, ro),
         "resets": resets, "sampled": sampled,
     }
-    # the bound is linear in its counts, so the bound of the sum is the sum of the bounds
-    # the per-token part of the core's bound (no events, no readout words) is taken from it
-    # (each token's events are whole fan-out lists, F of them a spike, so S divides them)
-    bound = ev // geom.synapse_lanes + NB * feats + n_tok * cycle_lower_bound(geom, 0, 0)
+    # the bound is a constant per token plus terms linear in its events and readout words
+    # (whole fan-out lists and whole readout rows, so the divisions in it are exact): the
+    # bound of the totals counts that constant once, the sum of the bounds n_tok times
+    bound = cycle_lower_bound(geom, ev, ro) + (n_tok - 1) * cycle_lower_bound(geom, 0, 0)
     over = MEASURED_OVERHEAD.get(geometry_key(geom))
     exact = over is not None and last_neuron_spikes is not None
     if over is not None:

@@ -40,7 +40,8 @@ from pathlib import Path
 import yaml
 
 from ..boards.description import BoardDescription, load_board
-from ..hw.memmap import Geometry
+from ..hw.memmap import Geometry, MemId
+from ..hw.spram import SinglePortRAM
 from .counters import EnergyError
 
 __all__ = ["Coefficient", "EnergyModel", "EVENT_CLASSES", "KINDS", "event_counts",
@@ -186,9 +187,6 @@ def event_counts(counters: dict, geom: Geometry, *, spram: bool) -> dict[str, in
     block RAM on every board; the rest are the weight memory's words. ``fanout_reads`` counts
     fan-out entries, ``S`` a word.
     """
-    from ..hw.memmap import MemId
-    from ..hw.spram import SPRAM_WIDTH
-
     c = geom.config
     tok = counters["tokens"]
     small = tok * (c.steps * geom.groups + geom.vocab_size)
@@ -201,7 +199,7 @@ def event_counts(counters: dict, geom: Geometry, *, spram: bool) -> dict[str, in
     ebr_read = counters["state_reads"] + small + (0 if spram else large)
 
     def blocks(mem):   # SPRAM blocks side by side in a word
-        return -(-geom.width(mem) // SPRAM_WIDTH)
+        return SinglePortRAM.spram_blocks(geom.width(mem), 1)
 
     return {
         "cycle": counters["cycles"],
