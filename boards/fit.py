@@ -23,17 +23,8 @@ from amaranth.hdl import Shape
 
 from .description import BoardDescription
 
-__all__ = ["BLOCKS", "FitReport", "MemoryUse", "board_memories", "predict_fit"]
+__all__ = ["FitReport", "MemoryUse", "board_memories", "predict_fit"]
 
-#: Block RAM shapes (depth, width) per family, and bits of one block.
-BLOCKS = {
-    "ice40": ((256, 16), (512, 8), (1024, 4), (2048, 2)),             # SB_RAM40_4K
-    "ecp5": ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)),  # DP16KD
-    "xilinx": ((512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2),
-               (32768, 1)),                                         # RAMB36E1
-}
-#: iCE40 UltraPlus SPRAM: 16,384 words of 16 bits.
-SPRAM_SHAPE = (16384, 16)
 #: Memories at most this big are built from logic: distributed RAM on the ECP5 and Xilinx
 #: parts; the iCE40 has none, and Yosys puts even a 63-byte FIFO in a block RAM there.
 LUTRAM_BITS = {"ice40": 0, "ecp5": 512, "xilinx": 512}
@@ -100,16 +91,14 @@ def _res(kind: str) -> str:
     return {"spram": "spram", "ebr": "ebr"}.get(kind, "logic")
 
 
-def _blocks(family: str, depth: int, width: int) -> int:
-    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BLOCKS[family])
-
-
 def board_memories(desc: BoardDescription, config, vocab_size: int) -> list[MemoryUse]:
     """Every memory of the board top-level for a model, placed as the build places it."""
+    from ..hw.blockram import block_ram_blocks
     from ..hw.board import UART_FIFO_DEPTH
     from ..hw.framing import BUFFER_BYTES
     from ..hw.lif import accumulator_shape
     from ..hw.memmap import MemId
+    from ..hw.spram import SinglePortRAM
     from ..model.golden import gumbel_table
 
     g = desc.geometry(config, vocab_size)
@@ -131,13 +120,13 @@ def board_memories(desc: BoardDescription, config, vocab_size: int) -> list[Memo
     out = []
     for name, depth, width, spram in mems:
         if spram:
-            d, w = SPRAM_SHAPE
             out.append(MemoryUse(name, depth, width, "spram",
-                                 math.ceil(depth / d) * math.ceil(width / w)))
+                                 SinglePortRAM.spram_blocks(width, depth)))
         elif depth * width <= LUTRAM_BITS[desc.family]:
             out.append(MemoryUse(name, depth, width, "logic", 0))
         else:
-            out.append(MemoryUse(name, depth, width, "ebr", _blocks(desc.family, depth, width)))
+            out.append(MemoryUse(name, depth, width, "ebr",
+                                 block_ram_blocks(desc.family, depth, width)))
     return out
 
 

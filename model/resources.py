@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..hw.blockram import block_ram_blocks
+from ..hw.spram import SPRAM_BLOCKS, SPRAM_WIDTH, SPRAM_WORDS, SinglePortRAM
 from .config import ModelConfig
 
 __all__ = ["Memory", "memories", "memory_report", "UP5K"]
 
-UP5K = {"ebr_blocks": 30, "ebr_bits": 4096, "spram_blocks": 4, "spram_words": 16384,
-        "spram_width": 16, "logic_cells": 5280, "dsp": 8}
+UP5K = {"ebr_blocks": 30, "ebr_bits": 4096, "spram_blocks": SPRAM_BLOCKS,
+        "spram_words": SPRAM_WORDS, "spram_width": SPRAM_WIDTH, "logic_cells": 5280, "dsp": 8}
 
 
 def _clog2(x: int) -> int:
@@ -38,27 +40,17 @@ class Memory:
 
     def blocks(self) -> int:
         if self.kind == "spram":
-            return math.ceil(self.depth / UP5K["spram_words"]) * math.ceil(self.width / 16)
-        # EBR: 256x16, 512x8, 1024x4 or 2048x2 per block; pick the cheapest shape
-        best = None
-        for d, w in ((256, 16), (512, 8), (1024, 4), (2048, 2)):
-            n = math.ceil(self.depth / d) * math.ceil(self.width / w)
-            best = n if best is None else min(best, n)
-        return best
-
-
-def accumulator_bits(cfg: ModelConfig) -> int:
-    """Width of a synaptic accumulator: a step's sum of recurrent weights before its shift,
-    ``N`` spikes of extreme weight at most (``hw.lif.accumulator_shape``)."""
-    lo, hi = cfg.neurons * cfg.w_min, cfg.neurons * cfg.w_max
-    return max((~lo).bit_length(), hi.bit_length()) + 1
+            return SinglePortRAM.spram_blocks(self.width, self.depth)
+        return block_ram_blocks("ice40", self.depth, self.width)
 
 
 def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
     """Every memory of the accelerator for ``cfg``, with its packing."""
+    from ..hw.lif import accumulator_shape
     from ..hw.memmap import Geometry, MemId
 
     g = Geometry(cfg, vocab_size)
+    acc_bits = accumulator_shape(cfg).width
     n, f, v = cfg.neurons, cfg.fanout, vocab_size
     r, s = g.readout_lanes, g.synapse_lanes
     tbits = _clog2(n)
@@ -76,8 +68,7 @@ def memories(cfg: ModelConfig, vocab_size: int) -> list[Memory]:
         Memory("membranes", "ebr", n, cfg.membrane_bits, f"{n} x {cfg.membrane_bits} bit"),
     ]
     mems += [Memory(f"accumulators {k}" if s > 1 else "accumulators", "ebr", n,
-                    accumulator_bits(cfg),
-                    f"{n} x {accumulator_bits(cfg)} bit" + (f", synapse lane {k}" if s > 1 else ""))
+                    acc_bits, f"{n} x {acc_bits} bit" + (f", synapse lane {k}" if s > 1 else ""))
              for k in range(s)]
     mems += [
         Memory("spike counts", "ebr", n, _clog2(cfg.steps + 1),

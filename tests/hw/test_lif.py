@@ -112,12 +112,3 @@ def test_acc_port_spans_a_steps_synaptic_sum():
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises((TypeError, ValueError), match=message):
         LIFUnit(**kwargs)
-
-
-def test_the_memory_plan_uses_the_accumulator_width_of_the_gateware():
-    from snnfpga.model.resources import accumulator_bits
-
-    for n in (1, 3, 8, 24, 512, 1000):
-        for wb in (2, 4, 8):
-            cfg = ModelConfig(neurons=n, fanout=1, weight_bits=wb)
-            assert accumulator_bits(cfg) == LIFUnit(config=cfg).acc_shape.width, (n, wb)
