@@ -213,6 +213,8 @@ class TrainConfig:
     eval_every: int = 200
     rollback_bpc: float = 0.3   # dev BPC this far above the best: roll back, halve the lr
     max_steps: int = 0  # 0: limited by the time budget only
+    epoch_offset: bool = False  # each epoch starts its streams at a random place in the text
+    feature_dropout: float = 0.0  # fraction of readout features zeroed at each float step
 
     def __post_init__(self) -> None:
         if self.recipe not in ("trained", "reservoir"):
@@ -223,6 +225,11 @@ class TrainConfig:
             _check_int(name, getattr(self, name), 1, 1 << 20)
         for name, lo in (("seed", 0), ("eval_every", 1), ("max_steps", 0)):
             _check_int(name, getattr(self, name), lo, 1 << 62)
+        if not isinstance(self.epoch_offset, bool):
+            raise ModelError(f"epoch_offset must be true or false, not {self.epoch_offset!r}")
+        if not isinstance(self.feature_dropout, bool) and isinstance(
+                self.feature_dropout, int | float) and not 0 <= self.feature_dropout < 1:
+            raise ModelError(f"feature_dropout must be in [0, 1), not {self.feature_dropout!r}")
         for f in dataclasses.fields(self):   # annotations are strings (postponed evaluation)
             value = getattr(self, f.name)
             if f.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)

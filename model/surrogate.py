@@ -151,10 +151,14 @@ class SurrogateSNN(nn.Module):
         n = self.cfg.neurons
         return torch.zeros(batch, n), torch.zeros(batch, n)
 
-    def forward(self, x: torch.Tensor, state, *, readout_mask: str = "hybrid"):
+    def forward(self, x: torch.Tensor, state, *, readout_mask: str = "hybrid",
+                dropout: float = 0.0):
         """Run ``x`` (``(B, L)`` ids) from ``state``; return logits ``(B, L, V)``, state, rate.
 
         ``readout_mask`` selects the features: ``"hybrid"``, ``"spikes"`` or ``"membrane"``.
+        ``dropout`` zeroes that fraction of the readout's features at random and scales the
+        rest up to keep their sum (a regulariser for training; the network's state is not
+        touched, and QAT mode ignores it, as QAT must compute the integer model).
         """
         c = self.cfg
         qat = self.mode == "qat"
@@ -194,6 +198,10 @@ class SurrogateSNN(nn.Module):
             fm = torch.zeros_like(fm)
         elif readout_mask == "membrane":
             fc = torch.zeros_like(fc)
+        if dropout and not qat:
+            keep = 1.0 - dropout
+            fc = fc * (torch.rand_like(fc) < keep) / keep
+            fm = fm * (torch.rand_like(fm) < keep) / keep
         if qat:
             logits = (fc @ w_cnt.t() + fm @ w_mem.t() + b) * 2.0**-self.logit_frac_bits
         else:

@@ -33,8 +33,14 @@ def random_targets(neurons: int, fanout: int, generator: torch.Generator) -> tor
     return torch.stack(rows)
 
 
-def stream_batches(ids: np.ndarray, batch: int, seq_len: int):
-    """Yield ``(x, y)`` of shape ``(batch, seq_len)``: ``batch`` contiguous streams, in order."""
+def stream_batches(ids: np.ndarray, batch: int, seq_len: int, offset: int = 0):
+    """Yield ``(x, y)`` of shape ``(batch, seq_len)``: ``batch`` contiguous streams, in order.
+
+    With ``offset`` the text is read as if it began ``offset`` characters in (its start
+    joined to its end), so the streams and the batch boundaries fall elsewhere.
+    """
+    if offset:
+        ids = np.concatenate([ids[offset:], ids[:offset]])
     per = (len(ids) - 1) // batch
     data = torch.from_numpy(ids[: per * batch + 1].astype(np.int64))
     x_all = torch.stack([data[i * per : (i + 1) * per] for i in range(batch)])
@@ -150,14 +156,16 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
         epoch = 0
         k = 0
         done = False
+        offsets = np.random.default_rng(tcfg.seed)
         while not done:
-            for x, y in stream_batches(train_ids, tcfg.batch, tcfg.seq_len):
+            offset = int(offsets.integers(len(train_ids))) if tcfg.epoch_offset and epoch else 0
+            for x, y in stream_batches(train_ids, tcfg.batch, tcfg.seq_len, offset):
                 frac = min(1.0, (time.monotonic() - t0) / (60.0 * minutes))
                 k += 1
                 for group in opt.param_groups:  # warm-up, then cosine decay over the budget
                     group["lr"] = lr * group["scale"] * min(1.0, k / 50) * (
                         0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-                logits, state, rate = net(x, state)
+                logits, state, rate = net(x, state, dropout=tcfg.feature_dropout)
                 state = net.detach_state(state)
                 ce = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
                 loss = ce + tcfg.rate_penalty * F.relu(rate - tcfg.rate_target) ** 2 * 100

@@ -67,6 +67,44 @@ def test_stream_batches_are_contiguous():
     assert x0[1, 0].item() == 249                    # (1000 - 1) // 4 characters a stream
 
 
+def test_stream_batches_from_an_offset_read_the_text_rotated():
+    ids = np.arange(1000)
+    x0, y0 = next(stream_batches(ids, 4, 10, offset=995))
+    assert x0[0].tolist() == [995, 996, 997, 998, 999, 0, 1, 2, 3, 4]   # the end joins the start
+    assert torch.equal(y0[:, :4], x0[:, 1:5])
+    assert x0[1, 0].item() == (995 + 249) % 1000
+    assert [b[0].tolist() for b in stream_batches(ids, 4, 10, offset=0)] == \
+        [b[0].tolist() for b in stream_batches(ids, 4, 10)]
+
+
+def test_feature_dropout_touches_the_float_readout_alone():
+    cfg = ModelConfig(neurons=32, fanout=8, steps=2, membrane_bits=12)
+    net = make_net(cfg)
+    x = torch.randint(0, 7, (4, 12), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        plain, (v0, s0), r0 = net(x, net.init_state(4))
+        dropped, (v1, s1), r1 = net(x, net.init_state(4), dropout=0.5)
+        none, _, _ = net(x, net.init_state(4), dropout=0.0)
+        net.mode = "qat"
+        net.choose_logit_frac_bits()
+        q_plain, _, _ = net(x, net.init_state(4))
+        q_dropped, _, _ = net(x, net.init_state(4), dropout=0.5)
+    assert torch.equal(plain, none)
+    assert not torch.allclose(plain, dropped)             # the readout saw fewer features
+    assert torch.equal(v0, v1) and torch.equal(s0, s1) and r0 == r1   # the network did not
+    assert torch.equal(q_plain, q_dropped)                # QAT computes the integer model
+
+
+def test_training_with_offsets_and_dropout_lowers_the_loss():
+    rng = np.random.default_rng(1)
+    text_ids = np.tile(rng.integers(0, 5, size=37), 300)
+    cfg = ModelConfig(neurons=32, fanout=8, steps=2, membrane_bits=12)
+    tcfg = TrainConfig(batch=8, seq_len=16, float_minutes=5, qat_minutes=0, max_steps=120,
+                       eval_every=60, lr=0.01, epoch_offset=True, feature_dropout=0.1)
+    net = train_surrogate(cfg, tcfg, text_ids, 5, log=lambda s: None)
+    assert net.history[-1][2] < np.log2(5) - 0.5
+
+
 def test_training_lowers_the_loss():
     rng = np.random.default_rng(0)
     text_ids = np.tile(rng.integers(0, 5, size=37), 300)  # a learnable periodic sequence
