@@ -68,7 +68,30 @@ class _Rate:
         return self._decide()
 
 
-class StreamSource:
+class _Endpoint:
+    """What a source and a sink share: the coroutine ``_run`` that drives the stream, started
+    and stopped as a cocotb task."""
+
+    _task = None
+
+    def start(self):
+        """Start the endpoint; returns the cocotb task."""
+        import cocotb
+
+        self._task = cocotb.start_soon(self._run())
+        return self._task
+
+    def stop(self) -> None:
+        """Cancel the task (idempotent)."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class StreamSource(_Endpoint):
     """Offer payloads on an input stream of the design, idling at random between them.
 
     Parameters
@@ -108,7 +131,6 @@ class StreamSource:
         self.cycles = 0             # cycles since start
         self.idle_cycles = 0        # cycles with nothing offered while payloads were queued
         self._drained = Event()
-        self._task = None
         self.valid.value = 0
 
     def send(self, payloads: Iterable[int]) -> None:
@@ -121,18 +143,6 @@ class StreamSource:
     def pending(self) -> int:
         """Payloads queued but not yet taken."""
         return len(self._queue) - self.sent
-
-    def start(self):
-        """Start driving; returns the cocotb task."""
-        import cocotb
-
-        self._task = cocotb.start_soon(self._run())
-        return self._task
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
 
     async def wait_drained(self) -> None:
         """Wait until every queued payload has been taken.
@@ -170,7 +180,7 @@ class StreamSource:
                     self._drained.set()
 
 
-class StreamSink:
+class StreamSink(_Endpoint):
     """Take payloads from an output stream of the design, with random back-pressure.
 
     Parameters
@@ -210,20 +220,7 @@ class StreamSink:
         self.stall_cycles = 0         # cycles with valid high and ready low
         self._wanted = 0
         self._enough = Event()
-        self._task = None
         self.ready.value = 0
-
-    def start(self):
-        """Start taking payloads; returns the cocotb task."""
-        import cocotb
-
-        self._task = cocotb.start_soon(self._run())
-        return self._task
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
 
     async def wait_for(self, count: int) -> list[int]:
         """Wait until ``count`` payloads have been received in all; return them.
