@@ -1,6 +1,8 @@
-"""``make bench-model``: the default model's figures on the validation split, printed.
+"""``make bench-model``: the default model's figures on the validation split, printed, and
+the trainer's speed (float training steps a second at the default configuration).
 
-Run: ``python -m snnfpga.model.bench --text ../shared/data/tinyshakespeare.txt [--model M]``.
+Run: ``python -m snnfpga.model.bench --text ../shared/data/tinyshakespeare.txt [--model M]
+[--train-steps K]``.
 """
 
 from __future__ import annotations
@@ -9,14 +11,32 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 
 import torch
 
-from .data import read_text, split_text
+from .config import load_config
+from .data import Vocabulary, read_text, split_text
 from .evaluate import evaluate
 from .resources import fits_up5k, memory_report
+from .train import train_surrogate
+from .training import default_config_path
 
 TARGETS = {"bpc": 2.35, "firing_rate": 0.10, "eval_seconds": 60.0, "train_minutes": 60.0}
+
+
+def training_step_seconds(text: str, steps: int, *, warmup: int = 5) -> float:
+    """Seconds a float training step takes (forward, backward and update of one batch) on
+    ``text``'s training split with the default configuration: the trainer's own loop, stopped
+    by ``max_steps``, timed over ``steps`` steps after ``warmup``."""
+    exp = load_config(default_config_path())
+    vocab = Vocabulary(exp.vocabulary) if exp.vocabulary else Vocabulary.from_text(text)
+    tcfg = replace(exp.train, float_minutes=60.0, qat_minutes=0.0, max_steps=warmup + steps,
+                   eval_every=1 << 30)
+    stamps: list[float] = []
+    train_surrogate(exp.model, tcfg, vocab.encode(split_text(text, "train")), len(vocab),
+                    log=lambda _: None, progress=lambda *_: stamps.append(time.perf_counter()))
+    return (stamps[-1] - stamps[warmup - 1]) / steps
 
 
 def main(argv=None) -> int:
@@ -25,6 +45,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m snnfpga.model.bench", description=__doc__)
     ap.add_argument("--text", required=True)
     ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    ap.add_argument("--train-steps", type=int, default=20, metavar="K",
+                    help="time K float training steps of the default configuration on the "
+                         "training split (default 20; 0 skips)")
     args = ap.parse_args(argv)
     model = load(args.model)
     text = split_text(read_text(args.text), "val")
@@ -43,6 +66,12 @@ def main(argv=None) -> int:
     if "train_seconds" in meta:
         print(f"training time        {meta['train_seconds'] / 60:.1f} min "
               f"(recorded by snnfpga train)")
+    if args.train_steps > 0:
+        tcfg = load_config(default_config_path()).train
+        sec = training_step_seconds(read_text(args.text), args.train_steps)
+        print(f"training step        {sec:.3f} s ({1 / sec:.2f} steps/s, "
+              f"{tcfg.batch * tcfg.seq_len / sec:,.0f} characters/s; batch {tcfg.batch} x "
+              f"{tcfg.seq_len}, {torch.get_num_threads()} threads, mean of {args.train_steps})")
     print()
     print("\n".join(memory_report(model.config, len(model.vocab))))
     print()

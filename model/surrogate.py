@@ -164,14 +164,16 @@ class SurrogateSNN(nn.Module):
         qat = self.mode == "qat"
         w_in, w_rec, w_cnt, w_mem, b = self.int_weights()
         w_rec = w_rec * float(1 << c.recurrent_shift)
-        drive_all = w_in[x] * float(1 << c.input_shift)  # (B, L, N)
+        # one (B, N) drive a character: unbind's backward stacks their gradients in one step
+        # (indexing a (B, L, N) tensor per character would fill a zero tensor of that size
+        # for each in the backward pass)
+        drives = (w_in[x] * float(1 << c.input_shift)).unbind(1)
         v, s = state
         theta = float(c.threshold)
         lo, hi = float(c.v_min), float(c.v_max)
         inv_leak = 2.0 ** -self.leak.float()
         feats_c, feats_m, spikes = [], [], []
-        for i in range(x.shape[1]):
-            drive = drive_all[:, i]
+        for drive in drives:
             cnt = torch.zeros_like(v)
             for t in range(c.steps):
                 syn = s @ w_rec

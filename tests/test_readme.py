@@ -49,11 +49,14 @@ def test_bench_model_runs(tmp_path, capsys):
     p = tmp_path / "m.snnm"
     save_model(m, p)
     text = tmp_path / "t.txt"
-    text.write_text("".join(np.random.default_rng(1).choice(list(m.vocab.chars), 3000)))
-    assert bench_main(["--text", str(text), "--model", str(p)]) == 0
+    text.write_text("".join(np.random.default_rng(1).choice(list(m.vocab.chars), 6000)))
+    assert bench_main(["--text", str(text), "--model", str(p), "--train-steps", "2"]) == 0
     out = capsys.readouterr().out
-    for figure in ("bits per character", "firing rate", "evaluation time", "fits the UP5K"):
+    for figure in ("bits per character", "firing rate", "evaluation time", "fits the UP5K",
+                   "training step", "batch 64 x 64", "mean of 2)"):
         assert figure in out
+    assert bench_main(["--text", str(text), "--model", str(p), "--train-steps", "0"]) == 0
+    assert "training step" not in capsys.readouterr().out
 
 
 def test_memory_table_is_the_default_models():
