@@ -227,14 +227,13 @@ class TrainConfig:
             _check_int(name, getattr(self, name), lo, 1 << 62)
         if not isinstance(self.epoch_offset, bool):
             raise ModelError(f"epoch_offset must be true or false, not {self.epoch_offset!r}")
-        if not isinstance(self.feature_dropout, bool) and isinstance(
-                self.feature_dropout, int | float) and not 0 <= self.feature_dropout < 1:
-            raise ModelError(f"feature_dropout must be in [0, 1), not {self.feature_dropout!r}")
         for f in dataclasses.fields(self):   # annotations are strings (postponed evaluation)
             value = getattr(self, f.name)
             if f.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)
                                       or not value >= 0):
                 raise ModelError(f"training key {f.name} must be a number >= 0, not {value!r}")
+        if self.feature_dropout >= 1:
+            raise ModelError(f"feature_dropout must be below 1, not {self.feature_dropout!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
