@@ -25,14 +25,16 @@ from .training import default_config_path
 TARGETS = {"bpc": 2.35, "firing_rate": 0.10, "eval_seconds": 60.0, "train_minutes": 60.0}
 
 
-def training_step_seconds(text: str, steps: int, *, warmup: int = 5) -> float:
+def training_step_seconds(text: str, steps: int, *, warmup: int = 5,
+                          compile: bool = False) -> float:
     """Seconds a float training step takes (forward, backward and update of one batch) on
-    ``text``'s training split with the default configuration: the trainer's own loop, stopped
+    ``text``'s training split with the default configuration (``compile``: through
+    torch.compile, whose compilation falls in the warm-up): the trainer's own loop, stopped
     by ``max_steps``, timed over ``steps`` steps after ``warmup``."""
     exp = load_config(default_config_path())
     vocab = Vocabulary(exp.vocabulary) if exp.vocabulary else Vocabulary.from_text(text)
     tcfg = replace(exp.train, float_minutes=60.0, qat_minutes=0.0, max_steps=warmup + steps,
-                   eval_every=1 << 30)
+                   eval_every=1 << 30, compile=compile)
     stamps: list[float] = []
     train_surrogate(exp.model, tcfg, vocab.encode(split_text(text, "train")), len(vocab),
                     log=lambda _: None, progress=lambda *_: stamps.append(time.perf_counter()))
@@ -48,6 +50,9 @@ def main(argv=None) -> int:
     ap.add_argument("--train-steps", type=int, default=20, metavar="K",
                     help="time K float training steps of the default configuration on the "
                          "training split (default 20; 0 skips)")
+    ap.add_argument("--compile", action="store_true",
+                    help="time the training steps run through torch.compile (train.compile); "
+                         "compiling takes minutes")
     args = ap.parse_args(argv)
     model = load(args.model)
     text = split_text(read_text(args.text), "val")
@@ -68,10 +73,14 @@ def main(argv=None) -> int:
               f"(recorded by snnfpga train)")
     if args.train_steps > 0:
         tcfg = load_config(default_config_path()).train
-        sec = training_step_seconds(read_text(args.text), args.train_steps)
+        t0 = time.perf_counter()
+        sec = training_step_seconds(read_text(args.text), args.train_steps,
+                                    compile=args.compile)
+        how = f", compiled ({time.perf_counter() - t0:.0f} s in all)" if args.compile else ""
         print(f"training step        {sec:.3f} s ({1 / sec:.2f} steps/s, "
               f"{tcfg.batch * tcfg.seq_len / sec:,.0f} characters/s; batch {tcfg.batch} x "
-              f"{tcfg.seq_len}, {torch.get_num_threads()} threads, mean of {args.train_steps})")
+              f"{tcfg.seq_len}, {torch.get_num_threads()} threads, mean of {args.train_steps}"
+              f"{how})")
     print()
     print("\n".join(memory_report(model.config, len(model.vocab))))
     print()

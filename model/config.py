@@ -215,6 +215,7 @@ class TrainConfig:
     max_steps: int = 0  # 0: limited by the time budget only
     epoch_offset: bool = False  # each epoch starts its streams at a random place in the text
     feature_dropout: float = 0.0  # fraction of readout features zeroed at each float step
+    compile: bool = False  # train through torch.compile (compiles first, then faster steps)
 
     def __post_init__(self) -> None:
         if self.recipe not in ("trained", "reservoir"):
@@ -225,8 +226,9 @@ class TrainConfig:
             _check_int(name, getattr(self, name), 1, 1 << 20)
         for name, lo in (("seed", 0), ("eval_every", 1), ("max_steps", 0)):
             _check_int(name, getattr(self, name), lo, 1 << 62)
-        if not isinstance(self.epoch_offset, bool):
-            raise ModelError(f"epoch_offset must be true or false, not {self.epoch_offset!r}")
+        for name in ("epoch_offset", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ModelError(f"{name} must be true or false, not {getattr(self, name)!r}")
         for f in dataclasses.fields(self):   # annotations are strings (postponed evaluation)
             value = getattr(self, f.name)
             if f.type == "float" and (isinstance(value, bool) or not isinstance(value, int | float)

@@ -133,6 +133,9 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
     dev_len = min(len(train_ids) // 10, 16 * 128 * 8)
     dev_ids = train_ids[len(train_ids) - dev_len :]
     train_ids = train_ids[: len(train_ids) - dev_len]
+    # the training steps may run compiled (each mode compiles on its first step, inside the
+    # phase's time budget); evaluations run the network as it is
+    step_net = torch.compile(net) if tcfg.compile else net
     phases = [("float", tcfg.float_minutes, tcfg.lr), ("qat", tcfg.qat_minutes, tcfg.lr_qat)]
     history = []
     step = 0
@@ -165,7 +168,7 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
                 for group in opt.param_groups:  # warm-up, then cosine decay over the budget
                     group["lr"] = lr * group["scale"] * min(1.0, k / 50) * (
                         0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-                logits, state, rate = net(x, state, dropout=tcfg.feature_dropout)
+                logits, state, rate = step_net(x, state, dropout=tcfg.feature_dropout)
                 state = net.detach_state(state)
                 ce = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
                 loss = ce + tcfg.rate_penalty * F.relu(rate - tcfg.rate_target) ** 2 * 100

@@ -105,6 +105,26 @@ def test_training_with_offsets_and_dropout_lowers_the_loss():
     assert net.history[-1][2] < np.log2(5) - 0.5
 
 
+def test_compiled_training_takes_the_same_steps():
+    """``train.compile`` runs the training steps through torch.compile, float and QAT: each
+    step's loss is the eager network's (to float rounding: the compiled kernels may order
+    their sums differently, and Adam turns such differences into small weight differences)."""
+    ids = np.tile(np.random.default_rng(2).integers(0, 5, size=37), 100)
+    cfg = ModelConfig(neurons=16, fanout=4, steps=2, membrane_bits=12)
+    runs = {}
+    for compiled in (False, True):
+        tcfg = TrainConfig(batch=4, seq_len=8, float_minutes=5, qat_minutes=5, max_steps=5,
+                           eval_every=100, lr=0.01, compile=compiled)
+        runs[compiled] = steps = []
+        train_surrogate(cfg, tcfg, ids, 5, log=lambda s: None,
+                        progress=lambda mode, frac, bpc, rate, steps=steps:
+                        steps.append((mode, bpc, rate)))
+    assert [m for m, _, _ in runs[True]] == ["float"] * 5 + ["qat"]
+    assert [m for m, _, _ in runs[False]] == [m for m, _, _ in runs[True]]
+    for (_, b0, r0), (_, b1, r1) in zip(runs[False], runs[True], strict=True):
+        assert b0 == pytest.approx(b1, rel=1e-3) and r0 == pytest.approx(r1, rel=1e-3)
+
+
 def test_training_lowers_the_loss():
     rng = np.random.default_rng(0)
     text_ids = np.tile(rng.integers(0, 5, size=37), 300)  # a learnable periodic sequence

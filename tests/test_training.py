@@ -103,6 +103,7 @@ def test_bad_overrides_are_refused_before_training(tmp_path, small_text, capsys,
     ("surrogate_damping", -0.5, "surrogate_damping must be a number >= 0"),
     ("clip", "layerwise", "clip must be 'global' or 'per_group', not 'layerwise'"),
     ("epoch_offset", 1, "epoch_offset must be true or false, not 1"),
+    ("compile", "yes", "compile must be true or false, not 'yes'"),
     ("feature_dropout", 1.0, "feature_dropout must be below 1, not 1.0"),
     ("feature_dropout", -0.1, "training key feature_dropout must be a number >= 0, not -0.1"),
 ])
