@@ -56,8 +56,8 @@ def geometry_key(geom: Geometry) -> GeometryKey:
 #: ``(per token, extra when sampled, extra per spike of neuron N-1, per RESET)``. The default
 #: model (512 neurons, fan-out 64, T = 2, V = 65) on P = 1, R = 7, S = 2: 400 validation
 #: characters, a 255-character generation and a 45-token one with an unsampled prompt, every
-#: token equal to the bound plus these figures (``tests/energy/data/cosim_records.json``, written by
-#: ``python -m snnfpga.sim.records``).
+#: token equal to the bound plus these figures (``tests/energy/data/cosim_records.json``,
+#: written by ``python -m snnfpga.sim.records``).
 MEASURED_OVERHEAD: dict[GeometryKey, tuple[int, int, int, int]] = {
     GeometryKey(neurons=512, fanout=64, steps=2, vocab_size=65, lanes=1, readout_lanes=7,
                 registered_reads=False, synapse_lanes=2): (67, 2, 1, 508),

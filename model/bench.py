@@ -16,11 +16,11 @@ from dataclasses import replace
 import torch
 
 from .config import load_config
-from .data import Vocabulary, read_text, split_text
+from .data import read_text, split_text
 from .evaluate import evaluate
 from .resources import fits_up5k, memory_report
 from .train import train_surrogate
-from .training import default_config_path
+from .training import default_config_path, experiment_vocabulary
 
 TARGETS = {"bpc": 2.35, "firing_rate": 0.10, "eval_seconds": 60.0, "train_minutes": 60.0}
 
@@ -32,7 +32,7 @@ def training_step_seconds(text: str, steps: int, *, warmup: int = 5,
     torch.compile, whose compilation falls in the warm-up): the trainer's own loop, stopped
     by ``max_steps``, timed over ``steps`` steps after ``warmup``."""
     exp = load_config(default_config_path())
-    vocab = Vocabulary(exp.vocabulary) if exp.vocabulary else Vocabulary.from_text(text)
+    vocab = experiment_vocabulary(exp, text)
     tcfg = replace(exp.train, float_minutes=60.0, qat_minutes=0.0, max_steps=warmup + steps,
                    eval_every=1 << 30, compile=compile)
     stamps: list[float] = []

@@ -40,7 +40,7 @@ def stream_batches(ids: np.ndarray, batch: int, seq_len: int, offset: int = 0):
     joined to its end), so the streams and the batch boundaries fall elsewhere.
     """
     if offset:
-        ids = np.concatenate([ids[offset:], ids[:offset]])
+        ids = np.roll(ids, -offset)
     per = (len(ids) - 1) // batch
     data = torch.from_numpy(ids[: per * batch + 1].astype(np.int64))
     x_all = torch.stack([data[i * per : (i + 1) * per] for i in range(batch)])

@@ -25,6 +25,11 @@ def default_config_path() -> Path:
     return Path(str(resources.files("snnfpga.model").joinpath("configs", "default.yaml")))
 
 
+def experiment_vocabulary(exp: ExperimentConfig, text: str) -> Vocabulary:
+    """The configuration's vocabulary, or without one the distinct characters of ``text``."""
+    return Vocabulary(exp.vocabulary) if exp.vocabulary else Vocabulary.from_text(text)
+
+
 @torch.no_grad()
 def surrogate_stream_bpc(net: SurrogateSNN, ids: np.ndarray, chunk: int = 1024) -> float:
     """BPC of the surrogate over ``ids`` as one stream from rest (the integer model's protocol)."""
@@ -61,7 +66,7 @@ def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, 
     if threads:
         torch.set_num_threads(threads)
     text = read_text(text_path)
-    vocab = Vocabulary(exp.vocabulary) if exp.vocabulary else Vocabulary.from_text(text)
+    vocab = experiment_vocabulary(exp, text)
     train_ids = vocab.encode(split_text(text, "train"))
     val_text = split_text(text, "val")
     val_ids = vocab.encode(val_text)
