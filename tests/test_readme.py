@@ -68,3 +68,17 @@ def test_memory_table_is_the_default_models():
     m = snnfpga.load()
     table = re.search(r"```\n(memory .*?)\n```", README, flags=re.S).group(1)
     assert table.splitlines() == memory_report(m.config, len(m.vocab))
+
+
+def test_relative_links_resolve():
+    """Every file the README and its companion pages link to is in the repository."""
+    pages = [ROOT / "README.md", ROOT / "model" / "EXPERIMENTS.md", ROOT / "boards" / "TIMING.md",
+             ROOT / "energy" / "README.md"]
+    checked = 0
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#]+)\)", page.read_text(encoding="utf-8")):
+            if "://" in target:
+                continue
+            assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+            checked += 1
+    assert checked >= 8
