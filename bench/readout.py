@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Readout", "fit_readout", "bpc", "select", "integer_readout_logits"]
+__all__ = ["Readout", "adam_minibatches", "fit_readout", "bpc", "select", "integer_readout_logits"]
 
 LN2 = math.log(2.0)
 
@@ -63,6 +63,30 @@ class Readout:
         return Readout(torch.cat(parts, 0), self.bias)
 
 
+def adam_minibatches(params, loss_of, n: int, *, epochs: int, batch: int, lr: float,
+                     generator: torch.Generator, progress=None) -> None:
+    """Minimise ``loss_of(idx)`` over shuffled minibatches of ``n`` rows with Adam.
+
+    ``epochs`` passes of ``batch`` rows; the learning rate decays by cosine from ``lr`` to 5 %
+    of it; ``progress()`` is called after each pass.
+    """
+    opt = torch.optim.Adam(params, lr=lr)
+    total, k = epochs * math.ceil(n / batch), 0
+    with torch.enable_grad():
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=generator)
+            for j in range(0, n, batch):
+                loss = loss_of(order[j : j + batch])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for grp in opt.param_groups:
+                    grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * k / total)))
+                opt.step()
+                k += 1
+            if progress is not None:
+                progress()
+
+
 def fit_readout(x: torch.Tensor, y: torch.Tensor, vocab_size: int, *, epochs: int = 4,
                 batch: int | None = None, lr: float = 3e-3, weight_decay: float = 1e-3,
                 seed: int = 0, progress=None) -> Readout:
@@ -80,26 +104,15 @@ def fit_readout(x: torch.Tensor, y: torch.Tensor, vocab_size: int, *, epochs: in
     w = torch.zeros(x.shape[1], vocab_size, requires_grad=True)
     prior = torch.bincount(y, minlength=vocab_size).float() + 1.0
     b = (prior / prior.sum()).log().clone().requires_grad_(True)
-    opt = torch.optim.Adam([w, b], lr=lr)
     n = x.shape[0]
-    batch = batch or min(1024, max(128, n // 100))
-    total = epochs * math.ceil(n / batch)
-    k = 0
-    with torch.enable_grad():
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=g)
-            for j in range(0, n, batch):
-                idx = order[j : j + batch]
-                z = (x[idx] - mu) / sd
-                loss = F.cross_entropy(z @ w + b, y[idx]) + weight_decay * (w * w).sum()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for grp in opt.param_groups:
-                    grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * k / total)))
-                opt.step()
-                k += 1
-            if progress is not None:
-                progress()
+
+    def loss_of(idx):
+        z = (x[idx] - mu) / sd
+        return F.cross_entropy(z @ w + b, y[idx]) + weight_decay * (w * w).sum()
+
+    adam_minibatches([w, b], loss_of, n, epochs=epochs,
+                     batch=batch or min(1024, max(128, n // 100)), lr=lr, generator=g,
+                     progress=progress)
     with torch.no_grad():
         weight = w / sd.view(-1, 1)
         bias = b - (mu / sd) @ w

@@ -1,0 +1,124 @@
+"""How much of the next character the spiking network's features hold: readouts probed in float.
+
+``python -m snnfpga.bench.probe --text tinyshakespeare.txt`` runs the shipped model's integer
+network over the training and validation splits, keeps its readout features (spike counts
+``<< count_shift`` and membrane features, :class:`snnfpga.bench.network.Features`), and
+scores on the validation split, in bits per character:
+
+- the model file's own integer readout (the figure ``snnfpga eval`` prints, a check that the
+  features are the golden model's);
+- a float linear readout refitted on the training features (logistic regression with an L2
+  penalty: what a better-trained linear readout could give), and the same rounded to the
+  model's readout width at one power-of-two scale, as the hardware takes it (the bias left
+  unrounded);
+- float readouts with one hidden layer of ``H`` rectified units (``--hidden``), which no
+  hardware of the project computes: an upper view of what a nonlinear readout could take
+  from the same network.
+
+The network is fixed throughout; only the readouts are trained, on the last
+``--train-chars`` characters of the training split, for ``--epochs`` passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from ..model.data import read_text, split_text
+from . import network as nw
+from .readout import adam_minibatches, bpc, fit_readout, integer_readout_logits
+
+__all__ = ["fit_mlp", "probe", "main"]
+
+
+def fit_mlp(x: torch.Tensor, y: torch.Tensor, vocab_size: int, hidden: int, *,
+            epochs: int = 4, batch: int = 512, lr: float = 2e-3, seed: int = 0):
+    """Train ``logits = relu(z @ w1 + b1) @ w2 + b2`` on standardised features ``z`` of ``x``.
+
+    Returns a function from raw features ``(L, D)`` to logits ``(L, V)``. Adam over shuffled
+    minibatches, learning rate decayed by cosine to 5 %.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = x.float()
+    mu, sd = x.mean(0), x.std(0).clamp_min(1e-3)
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
+                              torch.nn.Linear(hidden, vocab_size))
+    adam_minibatches(list(net.parameters()),
+                     lambda idx: F.cross_entropy(net((x[idx] - mu) / sd), y[idx]),
+                     x.shape[0], epochs=epochs, batch=batch, lr=lr, generator=g)
+
+    def logits(z: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return net((z.float() - mu) / sd)
+
+    return logits
+
+
+def probe(model, text: str, *, train_chars: int = 400_000, hidden=(64, 256), epochs: int = 4,
+          log=print) -> dict[str, float]:
+    """Validation BPC of each readout on the fixed network of ``model`` (see module doc)."""
+    net = nw.from_model(model)
+    shift = model.config.count_shift
+    train_ids = model.vocab.encode(split_text(text, "train"))[-(train_chars + 1):]
+    val_ids = model.vocab.encode(split_text(text, "val"))
+    if len(train_ids) < 2 or len(val_ids) < 2:
+        raise ValueError("the text needs at least two characters in each split")
+    t0 = time.perf_counter()
+    xt = nw.simulate(net, train_ids[:-1], streams=16).matrix(shift)
+    yt = torch.as_tensor(train_ids[1:], dtype=torch.int64)
+    # the validation split streamed from rest as one stream, as `snnfpga eval` does
+    xv = nw.simulate(net, val_ids[:-1], streams=1).matrix(shift)
+    yv = torch.as_tensor(val_ids[1:], dtype=torch.int64)
+    log(f"features: {len(yt):,} training and {len(yv):,} validation positions of "
+        f"{xt.shape[1]} features ({time.perf_counter() - t0:.0f} s)")
+    v = len(model.vocab)
+    out = {"integer readout": bpc(integer_readout_logits(model, xv), yv)}
+    lin = fit_readout(xt, yt, v, epochs=epochs)
+    out["float linear readout, refitted"] = bpc(lin.logits(xv), yv)
+    q = lin.quantized(model.config.readout_bits)
+    frac = round(math.log2(float(q.weight.abs()[q.weight != 0].min())) * -1)
+    out[f"the same, int{model.config.readout_bits} ({frac} fractional bits)"] = \
+        bpc(q.logits(xv), yv)
+    for h in hidden:
+        t0 = time.perf_counter()
+        f = fit_mlp(xt, yt, v, h, epochs=epochs)
+        out[f"float readout, {h} hidden units"] = bpc(f(xv), yv)
+        log(f"hidden {h}: trained in {time.perf_counter() - t0:.0f} s")
+    return out
+
+
+def main(argv=None) -> int:
+    from ..sw_driver.api import load
+
+    ap = argparse.ArgumentParser(prog="python -m snnfpga.bench.probe", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--text", required=True)
+    ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    ap.add_argument("--train-chars", type=int, default=400_000,
+                    help="training positions, from the end of the training split")
+    ap.add_argument("--hidden", default="64,256",
+                    help="comma-separated hidden-layer widths ('' for none)")
+    ap.add_argument("--epochs", type=int, default=4)
+    args = ap.parse_args(argv)
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        ap.error(f"--hidden takes comma-separated integers, not {args.hidden!r}")
+    if args.train_chars < 1 or args.epochs < 1 or any(h < 1 for h in hidden):
+        ap.error("--train-chars, --epochs and --hidden widths must be positive")
+    model = load(args.model)
+    res = probe(model, read_text(args.text), train_chars=args.train_chars, hidden=hidden,
+                epochs=args.epochs)
+    print(f"validation BPC, the network of {args.model or 'the shipped model'} fixed:")
+    for name, value in res.items():
+        print(f"  {name:<40} {value:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""The readout probe scores the model's own readout as `snnfpga eval` does, and fits others."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import random_model
+from snnfpga.bench.probe import main, probe
+from snnfpga.model.data import split_text
+from snnfpga.model.evaluate import evaluate
+
+
+@pytest.fixture(scope="module")
+def small():
+    m = random_model(np.random.default_rng(3), neurons=32, fanout=8, membrane_bits=12,
+                     threshold=100)
+    rng = np.random.default_rng(4)
+    text = "".join(rng.choice(list(m.vocab.chars), 4000))
+    return m, text
+
+
+def test_probe_rows(small):
+    m, text = small
+    res = probe(m, text, train_chars=1500, hidden=(4,), epochs=1, log=lambda _: None)
+    names = list(res)
+    assert names[0] == "integer readout" and names[1] == "float linear readout, refitted"
+    assert names[2].startswith(f"the same, int{m.config.readout_bits} (")
+    assert names[3] == "float readout, 4 hidden units"
+    # the model's own readout on the fixed network is exactly what the evaluation scores
+    assert res["integer readout"] == pytest.approx(evaluate(m, split_text(text, "val")).bpc,
+                                                   rel=1e-12)
+    assert all(math.isfinite(v) and v > 0 for v in res.values())
+
+
+def test_probe_command(small, tmp_path, capsys):
+    from snnfpga.model.modelfile import save_model
+
+    m, text = small
+    path, tpath = tmp_path / "m.snnm", tmp_path / "t.txt"
+    save_model(m, path)
+    tpath.write_text(text)
+    assert main(["--text", str(tpath), "--model", str(path), "--train-chars", "1000",
+                 "--hidden", "", "--epochs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "integer readout" in out and "hidden units" not in out
+    for bad in (["--hidden", "8,x"], ["--epochs", "0"], ["--train-chars", "-1"]):
+        with pytest.raises(SystemExit) as e:
+            main(["--text", str(tpath), "--model", str(path), *bad])
+        assert e.value.code == 2
+    assert "comma-separated integers" in capsys.readouterr().err
