@@ -81,9 +81,9 @@ def probe(model, text: str, *, train_chars: int = 400_000, hidden=(64, 256), epo
     lin = fit_readout(xt, yt, v, epochs=epochs)
     out["float linear readout, refitted"] = bpc(lin.logits(xv), yv)
     q = lin.quantized(model.config.readout_bits)
-    frac = round(math.log2(float(q.weight.abs()[q.weight != 0].min())) * -1)
-    out[f"the same, int{model.config.readout_bits} ({frac} fractional bits)"] = \
-        bpc(q.logits(xv), yv)
+    levels = q.weight.abs()[q.weight != 0]  # the smallest is one step of the grid
+    frac = f"{-round(math.log2(float(levels.min())))} fractional bits" if len(levels) else "all 0"
+    out[f"the same, int{model.config.readout_bits} ({frac})"] = bpc(q.logits(xv), yv)
     for h in hidden:
         t0 = time.perf_counter()
         f = fit_mlp(xt, yt, v, h, epochs=epochs)
