@@ -24,7 +24,6 @@ beats the model's own readout there.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import replace
 
@@ -36,7 +35,7 @@ from ..model.data import read_text, split_text
 from ..model.evaluate import evaluate
 from ..model.modelfile import SpikingModel, save_model
 from . import network as nw
-from .readout import adam_minibatches, bpc, fit_readout, integer_readout_logits
+from .readout import adam_minibatches, bpc, fit_readout, grid_frac_bits, integer_readout_logits
 
 __all__ = ["features", "fit_mlp", "refit_readout", "probe", "main"]
 
@@ -87,8 +86,7 @@ def refit_readout(model, x: torch.Tensor, y: torch.Tensor, *, dev_frac: float = 
     before = best[0]
     for wd in weight_decays:
         lin = fit_readout(x[:cut], y[:cut], len(model.vocab), epochs=epochs, weight_decay=wd)
-        q999 = torch.quantile(lin.weight.abs().flatten()[: 1 << 22], 0.999).item()
-        top = math.floor(math.log2((c.r_max + 0.5) / max(q999, 1e-30)))
+        top = grid_frac_bits(lin.weight, c.readout_bits)
         for frac in (top, top + 1):
             if not 0 <= frac <= MAX_LOGIT_FRAC_BITS:
                 continue
@@ -139,10 +137,9 @@ def probe(model, text: str, *, train_chars: int = 400_000, hidden=(64, 256), epo
     out = {"integer readout": bpc(integer_readout_logits(model, xv), yv)}
     lin = fit_readout(xt, yt, v, epochs=epochs)
     out["float linear readout, refitted"] = bpc(lin.logits(xv), yv)
-    q = lin.quantized(model.config.readout_bits)
-    levels = q.weight.abs()[q.weight != 0]  # the smallest is one step of the grid
-    frac = f"{-round(math.log2(float(levels.min())))} fractional bits" if len(levels) else "all 0"
-    out[f"the same, int{model.config.readout_bits} ({frac})"] = bpc(q.logits(xv), yv)
+    bits = model.config.readout_bits
+    frac = grid_frac_bits(lin.weight, bits)
+    out[f"the same, int{bits} ({frac} fractional bits)"] = bpc(lin.quantized(bits).logits(xv), yv)
     for h in hidden:
         t0 = time.perf_counter()
         f = fit_mlp(xt, yt, v, h, epochs=epochs)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Readout", "adam_minibatches", "fit_readout", "bpc", "select", "integer_readout_logits"]
+__all__ = ["Readout", "adam_minibatches", "grid_frac_bits", "fit_readout", "bpc", "select",
+           "integer_readout_logits"]
 
 LN2 = math.log(2.0)
 
@@ -57,10 +58,16 @@ class Readout:
         top = (1 << (bits - 1)) - 1
         parts = []
         for w in self.weight.chunk(blocks, 0):
-            q = torch.quantile(w.abs().flatten()[: 1 << 22], 0.999).item()
-            scale = 2.0 ** math.floor(math.log2((top + 0.5) / max(q, 1e-30)))
+            scale = 2.0 ** grid_frac_bits(w, bits)
             parts.append((w * scale).round().clamp(-(top + 1), top) / scale)
         return Readout(torch.cat(parts, 0), self.bias)
+
+
+def grid_frac_bits(w: torch.Tensor, bits: int) -> int:
+    """Fractional bits of the power-of-two grid that puts the 99.9th percentile of ``|w|``
+    on the largest level of a signed ``bits``-bit integer (the few above it saturate)."""
+    q = torch.quantile(w.abs().flatten()[: 1 << 22], 0.999).item()
+    return math.floor(math.log2((((1 << (bits - 1)) - 1) + 0.5) / max(q, 1e-30)))
 
 
 def adam_minibatches(params, loss_of, n: int, *, epochs: int, batch: int, lr: float,
