@@ -15,29 +15,24 @@ scores on the validation split, in bits per character:
   from the same network.
 
 The network is fixed throughout; only the readouts are trained, on the last
-``--train-chars`` characters of the training split, for ``--epochs`` passes. ``--out FILE``
-also refits the model's integer readout on the first 90 % of those positions, chooses its
-penalty and scale on the last 10 % (:func:`refit_readout`) and writes the model with it if it
-beats the model's own readout there.
+``--train-chars`` characters of the training split, for ``--epochs`` passes. Nothing is
+written: the trainer's last stage, ``snnfpga tune-readout`` (:mod:`snnfpga.model.readout_pass`),
+is what tunes a model's integer readout on its features.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
-from ..model.config import MAX_LOGIT_FRAC_BITS
 from ..model.data import read_text, split_text
-from ..model.evaluate import evaluate
-from ..model.modelfile import SpikingModel, save_model
 from . import network as nw
 from .readout import adam_minibatches, bpc, fit_readout, grid_frac_bits, integer_readout_logits
 
-__all__ = ["features", "fit_mlp", "refit_readout", "probe", "main"]
+__all__ = ["features", "fit_mlp", "probe", "main"]
 
 
 def fit_mlp(x: torch.Tensor, y: torch.Tensor, vocab_size: int, hidden: int, *,
@@ -62,48 +57,6 @@ def fit_mlp(x: torch.Tensor, y: torch.Tensor, vocab_size: int, hidden: int, *,
             return net((z.float() - mu) / sd)
 
     return logits
-
-
-def refit_readout(model, x: torch.Tensor, y: torch.Tensor, *, dev_frac: float = 0.1,
-                  weight_decays=(1e-3, 3e-3), epochs: int = 4, log=print):
-    """The model with its readout refitted on features ``x`` ``(L, 2N)`` predicting ``y``.
-
-    L2-penalised logistic regression (:func:`fit_readout`) on the first ``1 - dev_frac`` of the
-    positions for each penalty in ``weight_decays``; each fit rounded to the model's readout
-    width at the power of two its 99.9th-percentile weight suggests and one finer, the bias to
-    ``bias_bits`` at the same scale (which becomes ``logit_frac_bits``). The candidate of the
-    lowest BPC on the last ``dev_frac`` of the positions is returned if it beats the model's own
-    readout there, else the model unchanged. The network's weights are never touched.
-
-    Returns ``(model, dev_bpc_before, dev_bpc_after)``.
-    """
-    c = model.config
-    cut = int(len(y) * (1 - dev_frac))
-    if cut < 1 or cut >= len(y):
-        raise ValueError(f"need positions on both sides of the dev split, got {len(y)}")
-    xd, yd = x[cut:], y[cut:]
-    best = (bpc(integer_readout_logits(model, xd), yd), model)
-    before = best[0]
-    for wd in weight_decays:
-        lin = fit_readout(x[:cut], y[:cut], len(model.vocab), epochs=epochs, weight_decay=wd)
-        top = grid_frac_bits(lin.weight, c.readout_bits)
-        for frac in (top, top + 1):
-            if not 0 <= frac <= MAX_LOGIT_FRAC_BITS:
-                continue
-            w = (lin.weight * 2.0 ** frac).round().clamp(c.r_min, c.r_max).to(torch.int64)
-            bias = (lin.bias.double() * 2.0 ** frac).round().clamp(c.b_min, c.b_max)
-            n = c.neurons
-            weights = replace(model.weights,
-                              w_cnt=w[:n].T.numpy().astype(model.weights.w_cnt.dtype),
-                              w_mem=w[n:].T.numpy().astype(model.weights.w_mem.dtype),
-                              bias=bias.to(torch.int64).numpy().astype(model.weights.bias.dtype))
-            cand = SpikingModel(replace(c, logit_frac_bits=frac), model.vocab, weights,
-                                {**model.meta, "readout_refit": {"weight_decay": wd}})
-            score = bpc(integer_readout_logits(cand, xd), yd)
-            log(f"refit: L2 {wd:g}, {frac} fractional bits: dev BPC {score:.4f}")
-            if score < best[0]:
-                best = (score, cand)
-    return best[1], before, best[0]
 
 
 def features(model, text: str, train_chars: int = 400_000, log=print):
@@ -160,10 +113,6 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", default="64,256",
                     help="comma-separated hidden-layer widths ('' for none)")
     ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--out", default=None, metavar="FILE",
-                    help="also write the model with its int readout refitted on the training "
-                         "features (penalty and scale chosen on their last 10 %%), if better "
-                         "there")
     args = ap.parse_args(argv)
     try:
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
@@ -178,17 +127,6 @@ def main(argv=None) -> int:
     print(f"validation BPC, the network of {args.model or 'the shipped model'} fixed:")
     for name, value in res.items():
         print(f"  {name:<40} {value:.4f}")
-    if args.out:
-        refit, before, after = refit_readout(model, feats[0], feats[1], epochs=args.epochs)
-        if refit is model:
-            print(f"refit: no candidate beat the model's readout on dev ({before:.4f}); "
-                  f"{args.out} not written")
-            return 0
-        save_model(refit, args.out)
-        rep = evaluate(load(args.out), split_text(text, "val"))
-        print(f"wrote {args.out}: the readout refitted (dev BPC {before:.4f} -> {after:.4f}, "
-              f"{refit.config.logit_frac_bits} fractional bits); integer model val BPC "
-              f"{rep.bpc:.4f}, the network unchanged")
     return 0
 
 

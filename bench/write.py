@@ -68,8 +68,9 @@ def write_report(out: Path, *, meta, seeds, base, raster, model) -> Path:
         "network: its seeds vary the readout's data and the pruning draws, not the network); "
         "the original recipe's reservoir is redrawn per seed exactly as `snnfpga train "
         "--recipe reservoir` draws it. A readout retrained on a slice is weaker than the "
-        "shipped readout, trained with the network on the whole training split; compare "
-        "retrained numbers with retrained numbers.")
+        "shipped readout, trained with the network and then tuned on the network's exact "
+        "features over the whole training split (the readout pass); compare retrained "
+        "numbers with retrained numbers.")
     add("")
 
     # ---- numbers used by the claims -----------------------------------------------------
@@ -216,7 +217,8 @@ def write_report(out: Path, *, meta, seeds, base, raster, model) -> Path:
     add("")
     add("The readout columns round a readout fitted in floating point after training; the "
         f"shipped int{c.readout_bits} readout was trained quantization-aware with the network "
-        f"and scores {led.stat(shipped)} BPC. Where a narrower grid scores better than a wider "
+        f"(and tuned with its rounding in the loop by the readout pass) and scores "
+        f"{led.stat(shipped)} BPC. Where a narrower grid scores better than a wider "
         "one, the grid rescales the weights (the 2-bit grid's top level sits at the 99th "
         "percentile of the magnitudes) and so changes the dynamics; it is not a gain from "
         "rounding.")

@@ -216,6 +216,8 @@ class TrainConfig:
     epoch_offset: bool = False  # each epoch starts its streams at a random place in the text
     feature_dropout: float = 0.0  # fraction of readout features zeroed at each float step
     compile: bool = False  # train through torch.compile (compiles first, then faster steps)
+    readout_epochs: int = 0     # passes of the readout pass (model/readout_pass.py); 0: none
+    readout_lr: float = 0.05    # its learning rate, in units of one integer weight
 
     def __post_init__(self) -> None:
         if self.recipe not in ("trained", "reservoir"):
@@ -224,7 +226,7 @@ class TrainConfig:
             raise ModelError(f"clip must be 'global' or 'per_group', not {self.clip!r}")
         for name in ("batch", "seq_len"):
             _check_int(name, getattr(self, name), 1, 1 << 20)
-        for name, lo in (("seed", 0), ("eval_every", 1), ("max_steps", 0)):
+        for name, lo in (("seed", 0), ("eval_every", 1), ("max_steps", 0), ("readout_epochs", 0)):
             _check_int(name, getattr(self, name), lo, 1 << 62)
         for name in ("epoch_offset", "compile"):
             if not isinstance(getattr(self, name), bool):
@@ -236,6 +238,9 @@ class TrainConfig:
                 raise ModelError(f"training key {f.name} must be a number >= 0, not {value!r}")
         if self.feature_dropout >= 1:
             raise ModelError(f"feature_dropout must be below 1, not {self.feature_dropout!r}")
+        if self.readout_epochs and not self.readout_lr > 0:
+            raise ModelError(f"readout_lr must be above 0 when readout_epochs is "
+                             f"{self.readout_epochs}, not {self.readout_lr!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from .config import MAX_LOGIT_FRAC_BITS, ModelConfig, TrainConfig
 from .errors import ModelError
+from .readout_pass import dev_split
 from .surrogate import SurrogateSNN
 
 __all__ = ["clip_gradients", "random_targets", "select_logit_frac_bits", "train_surrogate",
@@ -107,8 +108,8 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
                     vocab_size: int, *, log=print, progress=None):
     """Train and return the surrogate network (in QAT mode if ``qat_minutes > 0``).
 
-    The last 10 % of ``train_ids`` (at most 16,384 characters) is held out to pick the best
-    point of each phase; the validation split is never seen.
+    The end of ``train_ids`` (a tenth, at most 16,384 characters: :func:`dev_split`) is held
+    out to pick the best point of each phase; the validation split is never seen.
 
     The recurrent mask is drawn from ``tcfg.seed``. With ``recipe == "reservoir"`` only the
     readout is trained (the original recipe); input and recurrent weights stay random.
@@ -130,7 +131,7 @@ def train_surrogate(cfg: ModelConfig, tcfg: TrainConfig, train_ids: np.ndarray,
         net.p_in.requires_grad_(False)
         net.p_rec.requires_grad_(False)
     # model selection uses the end of the training split, never the validation split
-    dev_len = min(len(train_ids) // 10, 16 * 128 * 8)
+    dev_len = dev_split(train_ids)
     dev_ids = train_ids[len(train_ids) - dev_len :]
     train_ids = train_ids[: len(train_ids) - dev_len]
     # the training steps may run compiled (each mode compiles on its first step, inside the

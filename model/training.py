@@ -14,11 +14,12 @@ import torch
 from .config import ExperimentConfig, load_config, with_overrides
 from .data import Vocabulary, read_text, split_text
 from .evaluate import evaluate
-from .modelfile import SpikingModel, save_model
+from .modelfile import SpikingModel, load_model, save_model
+from .readout_pass import tune_readout
 from .surrogate import SurrogateSNN
 from .train import export_config, export_weights, train_surrogate
 
-__all__ = ["default_config_path", "run_training", "surrogate_stream_bpc"]
+__all__ = ["default_config_path", "run_readout_pass", "run_training", "surrogate_stream_bpc"]
 
 
 def default_config_path() -> Path:
@@ -82,8 +83,13 @@ def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, 
         net.choose_logit_frac_bits()
     cfg = export_config(net)
     model = SpikingModel(cfg, vocab, export_weights(net))
+    if tcfg.readout_epochs:
+        model, _ = tune_readout(
+            model, train_ids, epochs=tcfg.readout_epochs, lr=tcfg.readout_lr, seed=tcfg.seed,
+            log=log, progress=progress and (lambda st, frac: progress(f"readout {st}", frac)))
     rep = evaluate(model, val_text)
     meta = {
+        **model.meta,
         "trained_on": Path(text_path).name, "recipe": tcfg.recipe, "seed": tcfg.seed,
         "train_seconds": round(train_s), "float_val_bpc": round(float_bpc, 4),
         "int_val_bpc": round(rep.bpc, 4), "val_firing_rate": round(rep.firing_rate, 4),
@@ -93,5 +99,42 @@ def run_training(*, text_path, config_path=None, out="model.snnm", recipe=None, 
     save_model(model, out)
     log(f"float surrogate val BPC {float_bpc:.4f}; integer model val BPC {rep.bpc:.4f} "
         f"(gap {rep.bpc - float_bpc:+.4f}); firing rate {100 * rep.firing_rate:.2f} %")
+    log(f"wrote {out}")
+    return model
+
+
+def run_readout_pass(*, text_path, model_path=None, out, epochs=None, lr=None, seed=0,
+                     threads=None, log=print, progress=None) -> SpikingModel:
+    """The readout pass (:mod:`snnfpga.model.readout_pass`) on a trained model file.
+
+    Tunes the readout of ``model_path`` (the shipped model if ``None``) on the first 90 % of
+    ``text_path``, evaluates it on the last 10 % and writes it to ``out``; the model's
+    recorded validation BPC is replaced by the new one, the old one kept in the pass's record.
+    ``epochs`` and ``lr`` default to the shipped configuration's ``readout_epochs`` and
+    ``readout_lr``; ``progress`` is :func:`tune_readout`'s.
+    """
+    shipped = load_config(default_config_path()).train
+    epochs = shipped.readout_epochs if epochs is None else epochs
+    lr = shipped.readout_lr if lr is None else lr
+    if threads:
+        torch.set_num_threads(threads)
+    model = load_model(model_path or resources.files("snnfpga.model").joinpath("default.snnm"))
+    text = read_text(text_path)
+    train_ids = model.vocab.encode(split_text(text, "train"))
+    val_text = split_text(text, "val")
+    model.vocab.encode(val_text)   # the whole text must be in the vocabulary, before the work
+    model, record = tune_readout(model, train_ids, epochs=epochs, lr=lr, seed=seed, log=log,
+                                 progress=progress)
+    rep = evaluate(model, val_text, progress=progress and (
+        lambda done: progress("validation", done / max(len(val_text), 1))))
+    before = model.meta.get("int_val_bpc")
+    record = {**record, "int_val_bpc_before": before, "text": Path(text_path).name}
+    model = SpikingModel(model.config, model.vocab, model.weights,
+                         {**model.meta, "readout_pass": record, "int_val_bpc": round(rep.bpc, 4),
+                          "val_firing_rate": round(rep.firing_rate, 4)})
+    save_model(model, out)
+    was = f" (recorded before the pass: {before:.4f})" if before is not None else ""
+    log(f"integer model val BPC {rep.bpc:.4f}{was}; firing rate "
+        f"{100 * rep.firing_rate:.2f} %")
     log(f"wrote {out}")
     return model

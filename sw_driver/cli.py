@@ -1,5 +1,5 @@
-"""The ``snnfpga`` command line: generate, train, eval, info, sim-board, fit, build, flash,
-energy."""
+"""The ``snnfpga`` command line: generate, train, tune-readout, eval, info, sim-board, fit,
+build, flash, energy."""
 
 from __future__ import annotations
 
@@ -79,32 +79,61 @@ def _cmd_eval(args) -> int:
     return 0
 
 
+class _PhaseBars:
+    """One progress bar per training phase, in percent; ``(phase, fraction[, bpc, rate])``."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.bars: dict = {}
+
+    def __call__(self, phase, frac, bpc=None, rate=None):
+        from tqdm import tqdm
+
+        bar = self.bars.get(phase)
+        if bar is None:
+            self.close()
+            bar = self.bars[phase] = tqdm(
+                total=100, desc=f"{self.prefix} ({phase})", unit="%", file=sys.stderr,
+                dynamic_ncols=True, mininterval=2.0,
+                bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+        bar.update(int(100 * frac) - bar.n)
+        if bpc is not None:
+            bar.set_postfix_str(f"train BPC {bpc:.3f}, firing {100 * rate:.1f} %",
+                                refresh=False)
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
 def _cmd_train(args) -> int:
     from tqdm import tqdm
 
     from ..model.training import run_training
 
-    bars: dict = {}
-
-    def progress(phase, frac, bpc, rate):
-        bar = bars.get(phase)
-        if bar is None:
-            for old in bars.values():
-                old.close()
-            bar = bars[phase] = tqdm(total=100, desc=f"train ({phase})", unit="%",
-                                     file=sys.stderr, dynamic_ncols=True, mininterval=2.0,
-                                     bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
-        bar.update(int(100 * frac) - bar.n)
-        bar.set_postfix_str(f"train BPC {bpc:.3f}, firing {100 * rate:.1f} %", refresh=False)
-
+    bars = _PhaseBars("train")
     try:
         run_training(text_path=args.text, config_path=args.config, out=args.out,
                      recipe=args.recipe, minutes=args.minutes, seed=args.seed,
-                     log=tqdm.write, threads=args.threads, progress=progress,
+                     log=tqdm.write, threads=args.threads, progress=bars,
                      overrides=args.overrides)
     finally:
-        for bar in bars.values():
-            bar.close()
+        bars.close()
+    return 0
+
+
+def _cmd_tune_readout(args) -> int:
+    from tqdm import tqdm
+
+    from ..model.training import run_readout_pass
+
+    bars = _PhaseBars("readout pass")
+    try:
+        run_readout_pass(text_path=args.text, model_path=args.model, out=args.out,
+                         epochs=args.epochs, lr=args.lr, seed=args.seed, threads=args.threads,
+                         log=tqdm.write, progress=bars)
+    finally:
+        bars.close()
     return 0
 
 
@@ -271,6 +300,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=None,
                    help="CPU threads for torch (default: torch's choice, all cores)")
     t.set_defaults(func=_cmd_train)
+
+    r = sub.add_parser("tune-readout", help="the readout pass alone: tune a trained model's "
+                       "integer readout on its exact features over the first 90 %% of a text")
+    r.add_argument("--text", required=True, help="UTF-8 text file")
+    r.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    r.add_argument("--out", required=True, help="model file to write")
+    r.add_argument("--epochs", type=int, default=None,
+                   help="passes over the features (default: the shipped configuration's)")
+    r.add_argument("--lr", type=float, default=None,
+                   help="learning rate, in units of one integer weight (default: the "
+                        "shipped configuration's)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: torch's choice, all cores)")
+    r.set_defaults(func=_cmd_tune_readout)
 
     i = sub.add_parser("info", help="configuration and on-chip memory of a model")
     i.add_argument("--model", default=None)

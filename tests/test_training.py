@@ -15,7 +15,7 @@ CONFIG = """
 model: {neurons: 24, fanout: 6, steps: 2, membrane_bits: 12, threshold: 256,
         recurrent_shift: 3, logit_frac_bits: 8}
 train: {batch: 4, seq_len: 16, float_minutes: 0.04, qat_minutes: 0.02, eval_every: 20,
-        lr: 0.01}
+        lr: 0.01, readout_epochs: 1, readout_lr: 0.5}
 """
 
 
@@ -40,6 +40,8 @@ def test_train_command(tmp_path, small_text, capsys, recipe):
     assert "integer model val BPC" in printed and "gap" in printed
     model = load_model(out)
     assert model.meta["recipe"] == recipe
+    assert "readout pass: held-out BPC" in printed
+    assert model.meta["readout_pass"]["epochs"] == 1
     text = small_text.read_text()
     rep = evaluate(model, text[len(text) * 9 // 10 :])
     assert rep.bpc == pytest.approx(model.meta["int_val_bpc"], abs=1e-4)
@@ -106,9 +108,19 @@ def test_bad_overrides_are_refused_before_training(tmp_path, small_text, capsys,
     ("compile", "yes", "compile must be true or false, not 'yes'"),
     ("feature_dropout", 1.0, "feature_dropout must be below 1, not 1.0"),
     ("feature_dropout", -0.1, "training key feature_dropout must be a number >= 0, not -0.1"),
+    ("readout_epochs", -1, r"readout_epochs must be in \[0, "),
+    ("readout_epochs", 2.0, "readout_epochs must be an integer"),
 ])
 def test_training_configuration_checks_its_fields(field, value, msg):
     from snnfpga.model.config import TrainConfig
 
     with pytest.raises(ModelError, match=msg):
         TrainConfig(**{field: value})
+
+
+def test_readout_pass_needs_a_learning_rate():
+    from snnfpga.model.config import TrainConfig
+
+    TrainConfig(readout_epochs=0, readout_lr=0.0)   # no pass, no rate needed
+    with pytest.raises(ModelError, match="readout_lr must be above 0 when readout_epochs is 2"):
+        TrainConfig(readout_epochs=2, readout_lr=0.0)

@@ -35,7 +35,7 @@ def test_probe_rows(small):
 
 
 def test_probe_command(small, tmp_path, capsys):
-    from snnfpga.model.modelfile import load_model, save_model
+    from snnfpga.model.modelfile import save_model
 
     m, text = small
     path, tpath = tmp_path / "m.snnm", tmp_path / "t.txt"
@@ -50,45 +50,5 @@ def test_probe_command(small, tmp_path, capsys):
             main(["--text", str(tpath), "--model", str(path), *bad])
         assert e.value.code == 2
     assert "comma-separated integers" in capsys.readouterr().err
-    out_path = tmp_path / "refit.snnm"
-    assert main(["--text", str(tpath), "--model", str(path), "--train-chars", "3000",
-                 "--hidden", "", "--epochs", "2", "--out", str(out_path)]) == 0
-    line = capsys.readouterr().out.splitlines()[-1]
-    refit = load_model(out_path)
-    assert line.startswith(f"wrote {out_path}: the readout refitted")
-    rep = evaluate(refit, split_text(text, "val"))
-    assert f"integer model val BPC {rep.bpc:.4f}" in line
-    assert np.array_equal(refit.weights.rec_weights, m.weights.rec_weights)
-
-
-def c_equal(a, b):
-    """Configurations equal but for the logit scale, which a refit may choose anew."""
-    from dataclasses import replace
-
-    return replace(a, logit_frac_bits=0) == replace(b, logit_frac_bits=0)
-
-
-def test_refit_readout_keeps_the_network_and_improves_dev(small):
-    import torch
-    from snnfpga.bench.probe import features, refit_readout
-    from snnfpga.bench.readout import bpc, integer_readout_logits
-
-    m, text = small
-    xt, yt, _, _ = features(m, text, 3000, log=lambda _: None)
-    # random readout weights are a poor readout: a refit must beat them on dev
-    refit, before, after = refit_readout(m, xt, yt, epochs=2, log=lambda _: None)
-    assert refit is not m and after < before
-    for name in ("w_in", "leak", "rec_targets", "rec_weights"):
-        assert np.array_equal(getattr(refit.weights, name), getattr(m.weights, name))
-    assert c_equal(refit.config, m.config)
-    c = refit.config
-    assert c.r_min <= refit.weights.w_cnt.min() and refit.weights.w_mem.max() <= c.r_max
-    assert c.b_min <= refit.weights.bias.min() and refit.weights.bias.max() <= c.b_max
-    cut = int(len(yt) * 0.9)
-    assert after == pytest.approx(bpc(integer_readout_logits(refit, xt[cut:]), yt[cut:]))
-    # a model that is already the best candidate comes back unchanged
-    again, b2, a2 = refit_readout(refit, xt, yt, epochs=2, weight_decays=(), log=lambda _: None)
-    assert again is refit and a2 == b2
-    with pytest.raises(ValueError, match="both sides"):
-        refit_readout(m, xt[:1], yt[:1], log=lambda _: None)
-    assert torch.equal(xt, features(m, text, 3000, log=lambda _: None)[0])
+    with pytest.raises(SystemExit):   # the refit moved to `snnfpga tune-readout`
+        main(["--text", str(tpath), "--model", str(path), "--out", str(tmp_path / "x.snnm")])
