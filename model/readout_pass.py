@@ -85,9 +85,9 @@ def integer_features(model: SpikingModel, ids: np.ndarray, *, streams: int = 32,
     feats = torch.empty(streams, per, n, dtype=torch.int16)
     state = gm.init_state(streams)
     for j in range(per):
-        state, c, _ = gm._neuron_steps(state, x[:, j])
-        counts[:, j] = c
-        feats[:, j] = gm.features(state)
+        state, res = gm.step(state, x[:, j])
+        counts[:, j] = res.counts
+        feats[:, j] = res.features
         if progress is not None and (j + 1) % 1024 == 0:
             progress((j + 1) * streams, streams * per)
     if progress is not None:
