@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..model.readout_pass import adam_minibatches
+
 __all__ = ["Readout", "adam_minibatches", "grid_frac_bits", "fit_readout", "bpc", "select",
            "integer_readout_logits"]
 
@@ -68,30 +70,6 @@ def grid_frac_bits(w: torch.Tensor, bits: int) -> int:
     on the largest level of a signed ``bits``-bit integer (the few above it saturate)."""
     q = torch.quantile(w.abs().flatten()[: 1 << 22], 0.999).item()
     return math.floor(math.log2((((1 << (bits - 1)) - 1) + 0.5) / max(q, 1e-30)))
-
-
-def adam_minibatches(params, loss_of, n: int, *, epochs: int, batch: int, lr: float,
-                     generator: torch.Generator, progress=None) -> None:
-    """Minimise ``loss_of(idx)`` over shuffled minibatches of ``n`` rows with Adam.
-
-    ``epochs`` passes of ``batch`` rows; the learning rate decays by cosine from ``lr`` to 5 %
-    of it; ``progress()`` is called after each pass.
-    """
-    opt = torch.optim.Adam(params, lr=lr)
-    total, k = epochs * math.ceil(n / batch), 0
-    with torch.enable_grad():
-        for _ in range(epochs):
-            order = torch.randperm(n, generator=generator)
-            for j in range(0, n, batch):
-                loss = loss_of(order[j : j + batch])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for grp in opt.param_groups:
-                    grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * k / total)))
-                opt.step()
-                k += 1
-            if progress is not None:
-                progress()
 
 
 def fit_readout(x: torch.Tensor, y: torch.Tensor, vocab_size: int, *, epochs: int = 4,

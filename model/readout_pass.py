@@ -24,10 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ModelError
+from .evaluate import bpc_from_logits
 from .golden import GoldenModel
 from .modelfile import SpikingModel
 
-__all__ = ["ReadoutFeatures", "dev_split", "integer_features", "readout_bpc", "tune_readout"]
+__all__ = ["ReadoutFeatures", "adam_minibatches", "dev_split", "integer_features", "readout_bpc",
+           "tune_readout"]
 
 DEV_MAX = 16 * 128 * 8   # the held-out end of the training split, at most this many characters
 
@@ -95,61 +97,70 @@ def integer_features(model: SpikingModel, ids: np.ndarray, *, streams: int = 32,
     return ReadoutFeatures(counts.view(-1, n)[:m], feats.view(-1, n)[:m], ids[1:].clone())
 
 
-def _readout_params(model: SpikingModel) -> tuple[torch.Tensor, torch.Tensor]:
-    w = model.weights
-    weight = torch.from_numpy(np.concatenate([w.w_cnt, w.w_mem], axis=1).T.astype(np.float32))
-    return weight.contiguous(), torch.from_numpy(w.bias.astype(np.float32))
+def adam_minibatches(params, loss_of, n: int, *, epochs: int, batch: int, lr: float,
+                     generator: torch.Generator, progress=None) -> None:
+    """Minimise ``loss_of(idx)`` over shuffled minibatches of ``n`` rows with Adam.
+
+    ``epochs`` passes of ``batch`` rows; the learning rate decays by cosine from ``lr`` to 5 %
+    of it; ``progress()`` is called after each pass.
+    """
+    opt = torch.optim.Adam(params, lr=lr)
+    total, k = epochs * math.ceil(n / batch), 0
+    with torch.enable_grad():
+        for _ in range(epochs):
+            order = torch.randperm(n, generator=generator)
+            for j in range(0, n, batch):
+                loss = loss_of(order[j : j + batch])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                for grp in opt.param_groups:
+                    grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * k / total)))
+                opt.step()
+                k += 1
+            if progress is not None:
+                progress()
 
 
 def readout_bpc(model: SpikingModel, data: ReadoutFeatures, rows: slice | None = None,
                 chunk: int = 8192) -> float:
-    """The model's integer readout scored on ``data`` (rows ``rows``), in bits per character.
-
-    The integer logits are exact (float64 sums of integers far below 2**53), as the golden
-    model computes them.
-    """
-    c = model.config
-    weight, bias = (t.double() for t in _readout_params(model))
-    scale = 2.0 ** -c.logit_frac_bits
+    """The model's integer readout (the golden model's) scored on ``data`` (rows ``rows``), in
+    bits per character."""
+    gm = GoldenModel(model)
     idx = torch.arange(len(data))[rows if rows is not None else slice(None)]
-    nll = 0.0
+    bits = 0.0
     for j in range(0, len(idx), chunk):
         r = idx[j : j + chunk]
-        logits = (data.matrix(r, c.count_shift).double() @ weight + bias) * scale
-        nll -= torch.log_softmax(logits, -1).gather(1, data.target[r].view(-1, 1)).sum().item()
-    return nll / max(len(idx), 1) / math.log(2.0)
+        logits = gm.readout(data.counts[r], data.feats[r])
+        bits += bpc_from_logits(logits, data.target[r], model.config.logit_frac_bits) * len(r)
+    return bits / max(len(idx), 1)
 
 
 def _tuned(model: SpikingModel, data: ReadoutFeatures, rows: int, *, epochs: int, lr: float,
            batch: int, seed: int, progress=None) -> SpikingModel:
     """The model with its readout tuned on the first ``rows`` positions of ``data``;
-    ``progress(fraction)`` is called now and then."""
+    ``progress(fraction)`` is called after each pass."""
     c = model.config
-    w0, b0 = _readout_params(model)
-    weight = w0.clone().requires_grad_(True)   # in the integer units of the model file
-    bias = b0.clone().requires_grad_(True)
+    gm = GoldenModel(model)   # its readout weights, (2N, V), and bias, in integer units
+    weight = gm.w_ro.float().requires_grad_(True)
+    bias = gm.bias.float().requires_grad_(True)
     scale = 2.0 ** -c.logit_frac_bits
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam([weight, bias], lr=lr)
-    total, k = epochs * math.ceil(rows / batch), 0
-    with torch.enable_grad():
-        for _ in range(epochs):
-            order = torch.randperm(rows, generator=g)
-            for j in range(0, rows, batch):
-                idx = order[j : j + batch]
-                # straight through: the forward pass uses the rounded, saturated integers
-                wq = weight + (weight.round().clamp(c.r_min, c.r_max) - weight).detach()
-                bq = bias + (bias.round().clamp(c.b_min, c.b_max) - bias).detach()
-                logits = (data.matrix(idx, c.count_shift) @ wq + bq) * scale
-                loss = F.cross_entropy(logits, data.target[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                for grp in opt.param_groups:   # cosine decay to 5 % over the pass
-                    grp["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * k / total)))
-                opt.step()
-                k += 1
-                if progress is not None and (k % 64 == 0 or k == total):
-                    progress(k / total)
+
+    def loss_of(idx):
+        # straight through: the forward pass uses the rounded, saturated integers
+        wq = weight + (weight.round().clamp(c.r_min, c.r_max) - weight).detach()
+        bq = bias + (bias.round().clamp(c.b_min, c.b_max) - bias).detach()
+        logits = (data.matrix(idx, c.count_shift) @ wq + bq) * scale
+        return F.cross_entropy(logits, data.target[idx])
+
+    done = [0]
+
+    def passed():
+        done[0] += 1
+        progress(done[0] / epochs)
+
+    adam_minibatches([weight, bias], loss_of, rows, epochs=epochs, batch=batch, lr=lr,
+                     generator=torch.Generator().manual_seed(seed),
+                     progress=passed if progress is not None else None)
     with torch.no_grad():
         wi = weight.round().clamp(c.r_min, c.r_max).to(torch.int64).numpy()
         bi = bias.round().clamp(c.b_min, c.b_max).to(torch.int64).numpy()
