@@ -45,9 +45,10 @@ def fit_mlp(x: torch.Tensor, y: torch.Tensor, vocab_size: int, hidden: int, *,
     g = torch.Generator().manual_seed(seed)
     x = x.float()
     mu, sd = x.mean(0), x.std(0).clamp_min(1e-3)
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
-                              torch.nn.Linear(hidden, vocab_size))
+    with torch.random.fork_rng(devices=[]):   # seeded initialisation, global RNG untouched
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(),
+                                  torch.nn.Linear(hidden, vocab_size))
     adam_minibatches(list(net.parameters()),
                      lambda idx: F.cross_entropy(net((x[idx] - mu) / sd), y[idx]),
                      x.shape[0], epochs=epochs, batch=batch, lr=lr, generator=g)

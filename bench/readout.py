@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..model.golden import GoldenModel
 from ..model.readout_pass import adam_minibatches
 
 __all__ = ["Readout", "adam_minibatches", "grid_frac_bits", "fit_readout", "bpc", "select",
@@ -113,10 +114,7 @@ def bpc(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def integer_readout_logits(model, x: torch.Tensor) -> torch.Tensor:
-    """The model file's own integer readout over raw features ``(L, 2N)``, as real logits."""
-    w = model.weights
-    c = model.config
-    wt = torch.cat([torch.from_numpy(w.w_cnt.astype("float64")),
-                    torch.from_numpy(w.w_mem.astype("float64"))], 1).T
-    return (x.double() @ wt + torch.from_numpy(w.bias.astype("float64"))) \
-        * 2.0 ** -c.logit_frac_bits
+    """The model file's own integer readout (:meth:`GoldenModel.readout_vector`) over raw
+    features ``(L, 2N)``, as real logits."""
+    return GoldenModel(model).readout_vector(x).to(torch.float64) \
+        * 2.0 ** -model.config.logit_frac_bits

@@ -249,9 +249,13 @@ class GoldenModel:
     def readout(self, counts: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
         """Integer logits ``bias + W_cnt (counts << count_shift) + W_mem feats`` (int64)."""
         c = self.cfg
-        x = torch.cat([counts.to(torch.float64) * (1 << c.count_shift),
-                       feats.to(torch.float64)], dim=-1)
-        return self.bias + (x @ self.w_ro).to(torch.int64)
+        return self.readout_vector(torch.cat([counts.to(torch.float64) * (1 << c.count_shift),
+                                              feats.to(torch.float64)], dim=-1))
+
+    def readout_vector(self, x: torch.Tensor) -> torch.Tensor:
+        """Integer logits ``bias + W x`` of readout vectors ``x`` ``(..., 2N)``: the spike
+        counts already shifted left by ``count_shift``, then the membrane features (int64)."""
+        return self.bias + (x.to(torch.float64) @ self.w_ro).to(torch.int64)
 
     def readout_ops(self, counts: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
         """Multiply-accumulates of the readout (:func:`readout_ops`)."""

@@ -121,6 +121,8 @@ def test_readout_features_and_counts():
     # features: 4 >> 1 = 2 (3-bit range [-4, 3]); -15 >> 1 = -8 saturates to -4
     assert r.features[0].tolist() == [2, -4]
     assert r.logits[0].tolist() == [100 + (2 << 2), -3 + 2 * 2 + (-1) * (-4)]
+    # the same logits from the readout vector [counts << count_shift, features]
+    assert torch.equal(gm.readout_vector(torch.tensor([[2 << 2, 0, 2, -4]])), r.logits)
     assert r.readout_ops.tolist() == [2 * (1 + 2)]  # one non-zero count, two membranes
 
 

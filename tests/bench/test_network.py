@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 from snnfpga.bench.network import from_model, prune, simulate
+from snnfpga.bench.readout import integer_readout_logits
 from snnfpga.bench.suite import _ops
 from snnfpga.model.golden import GoldenModel
 from snnfpga.model.modelfile import SpikingModel
@@ -31,6 +32,9 @@ def test_default_model_matches_golden():
     gm = GoldenModel(model)
     logits = gm.readout(feats.counts.to(torch.int32), feats.membrane.to(torch.int32))
     assert torch.equal(logits, res.logits)
+    # the benchmark's readout over its feature matrix gives the same logits, as real numbers
+    real = integer_readout_logits(model, feats.matrix(model.config.count_shift))
+    assert torch.equal(real, res.logits.double() * 2.0 ** -model.config.logit_frac_bits)
     # and the benchmark counts the readout's operations as the golden model does
     ops = _ops(from_model(model), feats, len(model.vocab))
     assert ops["readout_ops_per_char"] == res.readout_ops.sum().item() / len(ids)

@@ -52,3 +52,19 @@ def test_probe_command(small, tmp_path, capsys):
     assert "comma-separated integers" in capsys.readouterr().err
     with pytest.raises(SystemExit):   # the refit moved to `snnfpga tune-readout`
         main(["--text", str(tpath), "--model", str(path), "--out", str(tmp_path / "x.snnm")])
+
+
+def test_fit_mlp_is_seeded_and_leaves_the_global_generator_alone():
+    import torch
+    from snnfpga.bench.probe import fit_mlp
+    from snnfpga.bench.readout import bpc
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2000, 4, generator=g)
+    y = ((x[:, 0] > 0) ^ (x[:, 1] > 0)).long()     # not linearly separable
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    f = fit_mlp(x, y, 2, 16, epochs=20, lr=1e-2, seed=5)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert bpc(f(x), y) < 0.5                      # a linear readout stays near 1 bit
+    assert torch.equal(f(x), fit_mlp(x, y, 2, 16, epochs=20, lr=1e-2, seed=5)(x))
