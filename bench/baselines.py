@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["KneserNey", "CharRNN", "ContextMLP", "size_for_budget", "train_network",
-           "eval_network", "macs_per_char", "quantize_params"]
+           "eval_network", "macs_per_char", "quantize_params", "main"]
 
 LN2 = math.log(2.0)
 
@@ -183,6 +183,10 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
         else ContextMLP(vocab_size, hidden)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     data = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
+    if (len(data) - 1) // batch < seq:
+        raise ValueError(f"training a baseline in batches of {batch} streams x {seq} "
+                         f"characters needs at least {batch * seq + 1} characters, got "
+                         f"{len(data)}")
     # each seed starts its streams at a different offset of the text
     off = (seed * 7919) % max(len(data) // 2, 1)
     data = torch.cat([data[off:], data[:off]])
@@ -235,3 +239,65 @@ def quantize_params(net: nn.Module, bits: int) -> nn.Module:
         scale = p.abs().max().clamp_min(1e-12) / top
         p.copy_((p / scale).round().clamp(-top - 1, top) * scale)
     return net
+
+
+def main(argv=None) -> int:
+    """``python -m snnfpga.bench.baselines``: one baseline network at a model's weight memory,
+    trained for longer than the benchmark's fixed time if asked."""
+    import argparse
+    import sys
+
+    from tqdm import tqdm
+
+    from ..model.data import read_text, split_text
+    from ..sw_driver.api import load
+    from .suite import weight_bits
+
+    ap = argparse.ArgumentParser(
+        prog="python -m snnfpga.bench.baselines",
+        description="Train one baseline network sized to the weight memory of a spiking model "
+                    "(input, recurrent, readout weights and bias, as `snnfpga bench` sizes "
+                    "them) on the training split, then print its validation BPC in float and "
+                    "with its weights rounded to --bits.")
+    ap.add_argument("--text", required=True)
+    ap.add_argument("--model", default=None, help="model file (default: the shipped model)")
+    ap.add_argument("--kind", choices=("gru", "lstm", "mlp"), default="lstm")
+    ap.add_argument("--bits", type=int, default=8,
+                    help="bits a weight, for the size and the rounding (default 8; 32: float)")
+    ap.add_argument("--seconds", type=float, default=60.0,
+                    help="training time (default 60, the benchmark's)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if not 2 <= args.bits <= 32 or args.seconds <= 0:
+        ap.error(f"--bits must be 2 to 32 and --seconds positive, not {args.bits} and "
+                 f"{args.seconds}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load(args.model)
+    text = read_text(args.text)
+    train = model.vocab.encode(split_text(text, "train"))
+    val = model.vocab.encode(split_text(text, "val"))
+    wb = weight_bits(model)
+    budget = wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
+    v = len(model.vocab)
+    h = size_for_budget(args.kind, v, budget, args.bits)
+    print(f"{args.kind}, {h} units, {_params(args.kind, v, h):,} weights of {args.bits} bits "
+          f"(budget {budget:,} bits); {args.seconds:.0f} s of training, "
+          f"{torch.get_num_threads()} threads")
+    try:
+        with tqdm(total=100, desc="train", unit="%", file=sys.stderr, leave=False) as bar:
+            tn = train_network(args.kind, v, h, train, seconds=args.seconds, seed=args.seed,
+                               progress=lambda f: bar.update(int(100 * f) - bar.n))
+    except ValueError as e:         # a training split too short for one batch
+        ap.error(str(e))
+    flt = eval_network(tn.net, val)
+    quantize_params(tn.net, args.bits)
+    print(f"  training steps      {tn.steps:,} ({tn.seconds:.0f} s)")
+    print(f"  validation BPC      float {flt:.4f}"
+          + (f", int{args.bits} {eval_network(tn.net, val):.4f}" if args.bits < 32 else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

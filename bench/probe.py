@@ -10,6 +10,9 @@ scores on the validation split, in bits per character:
 - a float linear readout refitted on the training features (logistic regression with an L2
   penalty), and the same rounded to the model's readout width at one power-of-two scale, as
   the hardware takes it (the bias left unrounded);
+- with ``--input``, the float linear readout refitted with the current character (one-hot)
+  beside the features, and with the character before it as well: the input-to-readout
+  connection of echo-state networks, which the hardware does not have;
 - float readouts with one hidden layer of ``H`` rectified units (``--hidden``), which no
   hardware of the project computes: an upper view of what a nonlinear readout could take
   from the same network.
@@ -82,10 +85,26 @@ def features(model, text: str, train_chars: int = 400_000, log=print):
     return xt, yt, xv, yv
 
 
+def _with_input(model, text: str, train_chars: int, xt, xv, back: int):
+    """The feature matrices with one-hot columns of the character just read and of the
+    ``back - 1`` before it (the first position repeats its own character)."""
+    v = len(model.vocab)
+    out = []
+    for x, ids in ((xt, model.vocab.encode(split_text(text, "train"))[-(train_chars + 1):-1]),
+                   (xv, model.vocab.encode(split_text(text, "val"))[:-1])):
+        ids = torch.as_tensor(ids, dtype=torch.int64)
+        cols = [x]
+        for k in range(back):
+            prev = torch.cat([ids[:1].expand(min(k, len(ids))), ids[:len(ids) - k]])
+            cols.append(F.one_hot(prev, v).to(x.dtype))
+        out.append(torch.cat(cols, 1))
+    return out
+
+
 def probe(model, text: str, *, train_chars: int = 400_000, hidden=(64, 256), epochs: int = 4,
-          log=print, feats=None) -> dict[str, float]:
+          log=print, feats=None, with_input: bool = False) -> dict[str, float]:
     """Validation BPC of each readout on the fixed network of ``model`` (see module doc);
-    ``feats`` reuses what :func:`features` returned."""
+    ``feats`` reuses what :func:`features` returned for the same ``train_chars``."""
     xt, yt, xv, yv = feats or features(model, text, train_chars, log)
     v = len(model.vocab)
     out = {"integer readout": bpc(integer_readout_logits(model, xv), yv)}
@@ -94,6 +113,12 @@ def probe(model, text: str, *, train_chars: int = 400_000, hidden=(64, 256), epo
     bits = model.config.readout_bits
     frac = grid_frac_bits(lin.weight, bits)
     out[f"the same, int{bits} ({frac} fractional bits)"] = bpc(lin.quantized(bits).logits(xv), yv)
+    if with_input:
+        for back, name in ((1, "the current character"), (2, "the last two characters")):
+            at, av = _with_input(model, text, train_chars, xt, xv, back)
+            fit = fit_readout(at, yt, v, epochs=epochs)
+            out[f"float linear readout with {name}"] = bpc(fit.logits(av), yv)
+            del at, av
     for h in hidden:
         t0 = time.perf_counter()
         f = fit_mlp(xt, yt, v, h, epochs=epochs)
@@ -114,6 +139,9 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", default="64,256",
                     help="comma-separated hidden-layer widths ('' for none)")
     ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--input", action="store_true",
+                    help="also refit the linear readout with the last characters beside the "
+                         "features (one-hot)")
     args = ap.parse_args(argv)
     try:
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
@@ -124,10 +152,11 @@ def main(argv=None) -> int:
     model = load(args.model)
     text = read_text(args.text)
     feats = features(model, text, args.train_chars)
-    res = probe(model, text, hidden=hidden, epochs=args.epochs, feats=feats)
+    res = probe(model, text, train_chars=args.train_chars, hidden=hidden, epochs=args.epochs,
+                feats=feats, with_input=args.input)
     print(f"validation BPC, the network of {args.model or 'the shipped model'} fixed:")
     for name, value in res.items():
-        print(f"  {name:<40} {value:.4f}")
+        print(f"  {name:<52} {value:.4f}")
     return 0
 
 

@@ -74,3 +74,37 @@ def test_ledger_refuses_missing_values():
     t = Table(["a", "b"])
     with pytest.raises(ValueError):
         t.add("only one")
+
+
+def test_baseline_command_sizes_to_the_model_and_prints_both_figures(tmp_path, capsys):
+    import re
+
+    from conftest import random_model
+    from snnfpga.bench.baselines import main
+    from snnfpga.model.modelfile import save_model
+
+    m = random_model(np.random.default_rng(3), neurons=32, fanout=8, membrane_bits=12,
+                     threshold=100)
+    path, tpath = tmp_path / "m.snnm", tmp_path / "t.txt"
+    save_model(m, path)
+    rng = np.random.default_rng(4)
+    tpath.write_text("".join(rng.choice(list(m.vocab.chars), 6000)))
+    assert main(["--text", str(tpath), "--model", str(path), "--kind", "gru", "--bits", "8",
+                 "--seconds", "0.5", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    wb = weight_bits(m)
+    budget = wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
+    h = size_for_budget("gru", len(m.vocab), budget, 8)
+    assert out.startswith(f"gru, {h} units, {_params('gru', len(m.vocab), h):,} weights of 8 "
+                          f"bits (budget {budget:,} bits)")
+    assert re.search(r"validation BPC +float \d+\.\d{4}, int8 \d+\.\d{4}", out)
+    for bad in (["--bits", "1"], ["--seconds", "0"], ["--kind", "rnn"]):
+        with pytest.raises(SystemExit) as e:
+            main(["--text", str(tpath), "--model", str(path), *bad])
+        assert e.value.code == 2
+    # a training split shorter than one batch (32 streams x 128 characters) is refused
+    tpath.write_text("".join(rng.choice(list(m.vocab.chars), 4000)))
+    with pytest.raises(SystemExit) as e:
+        main(["--text", str(tpath), "--model", str(path), "--seconds", "0.5"])
+    assert e.value.code == 2
+    assert "needs at least 4097 characters, got 3600" in capsys.readouterr().err

@@ -34,6 +34,30 @@ def test_probe_rows(small):
     assert all(math.isfinite(v) and v > 0 for v in res.values())
 
 
+def test_probe_with_the_input_beside_the_features(small):
+    import torch
+    from snnfpga.bench.probe import _with_input, features
+
+    m, text = small
+    feats = features(m, text, 1500, log=lambda _: None)
+    xt, _, xv, _ = feats
+    at, av = _with_input(m, text, 1500, xt, xv, 2)
+    v, d = len(m.vocab), xt.shape[1]
+    assert at.shape == (xt.shape[0], d + 2 * v) and av.shape == (xv.shape[0], d + 2 * v)
+    assert torch.equal(at[:, :d], xt)
+    # row i holds the character just read (the one whose features these are) and the one
+    # before it; the first row repeats its own
+    ids = torch.as_tensor(m.vocab.encode(split_text(text, "val"))[:-1])
+    assert torch.equal(av[:, d:d + v].argmax(1), ids)
+    assert torch.equal(av[1:, d + v:].argmax(1), ids[:-1]) and av[0, d + v + ids[0]] == 1
+    assert torch.equal(av[:, d:].sum(1), torch.full((len(ids),), 2.0, dtype=av.dtype))
+    res = probe(m, text, train_chars=1500, hidden=(), epochs=1, log=lambda _: None,
+                feats=feats, with_input=True)
+    assert list(res)[-2:] == ["float linear readout with the current character",
+                              "float linear readout with the last two characters"]
+    assert all(math.isfinite(x) and x > 0 for x in res.values())
+
+
 def test_probe_command(small, tmp_path, capsys):
     from snnfpga.model.modelfile import save_model
 
