@@ -172,12 +172,19 @@ class TrainedNet:
     params: int
     steps: int
     seconds: float
+    best_step: int | None = None      # with a dev text: the step whose weights were kept
+    best_dev: float | None = None     # and their dev BPC
 
 
 def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, seconds: float,
                   seed: int = 0, batch: int = 32, seq: int = 128, lr: float = 1e-2,
-                  progress=None) -> TrainedNet:
-    """Train a baseline for a wall-clock budget on ``ids`` (streams carried across batches)."""
+                  progress=None, dev: np.ndarray | None = None,
+                  eval_every: int = 1000) -> TrainedNet:
+    """Train a baseline for a wall-clock budget on ``ids`` (streams carried across batches).
+
+    With ``dev`` (text not in ``ids``), its BPC is measured every ``eval_every`` steps and at
+    the end, and the weights of the best measurement are the ones returned.
+    """
     torch.manual_seed(seed)
     net = CharRNN(kind, vocab_size, hidden) if kind in ("gru", "lstm") \
         else ContextMLP(vocab_size, hidden)
@@ -191,7 +198,7 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
     off = (seed * 7919) % max(len(data) // 2, 1)
     data = torch.cat([data[off:], data[:off]])
     t0 = time.monotonic()
-    steps = 0
+    steps, best = 0, None
     while True:
         state = None
         for x, y in _batches(data, batch, seq):
@@ -208,9 +215,16 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
             steps += 1
             if progress is not None:
                 progress(frac)
+            if dev is not None and (steps % eval_every == 0 or frac >= 1.0):
+                d = eval_network(net, dev)
+                if best is None or d < best[1]:
+                    best = (steps, d, {k: t.clone() for k, t in net.state_dict().items()})
             if frac >= 1.0:
-                return TrainedNet(net, sum(p.numel() for p in net.parameters()), steps,
-                                  time.monotonic() - t0)
+                sec = time.monotonic() - t0
+                if best is not None:
+                    net.load_state_dict(best[2])
+                return TrainedNet(net, sum(p.numel() for p in net.parameters()), steps, sec,
+                                  *(best[:2] if best is not None else ()))
 
 
 @torch.no_grad()
@@ -250,6 +264,7 @@ def main(argv=None) -> int:
     from tqdm import tqdm
 
     from ..model.data import read_text, split_text
+    from ..model.readout_pass import dev_split
     from ..sw_driver.api import load
     from .suite import weight_bits
 
@@ -268,32 +283,44 @@ def main(argv=None) -> int:
                     help="training time (default 60, the benchmark's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--keep-best", type=int, default=0, metavar="K",
+                    help="hold out the end of the training split (as snnfpga train does), "
+                         "measure it every K steps and keep the best weights (default 0: "
+                         "train on the whole split, keep the last weights, as the benchmark)")
     args = ap.parse_args(argv)
-    if not 2 <= args.bits <= 32 or args.seconds <= 0:
-        ap.error(f"--bits must be 2 to 32 and --seconds positive, not {args.bits} and "
-                 f"{args.seconds}")
+    if not 2 <= args.bits <= 32 or args.seconds <= 0 or args.keep_best < 0:
+        ap.error(f"--bits must be 2 to 32, --seconds positive and --keep-best not negative, "
+                 f"not {args.bits}, {args.seconds} and {args.keep_best}")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load(args.model)
     text = read_text(args.text)
     train = model.vocab.encode(split_text(text, "train"))
     val = model.vocab.encode(split_text(text, "val"))
+    dev = None
+    if args.keep_best:
+        cut = len(train) - dev_split(train)
+        train, dev = train[:cut], train[cut:]
     wb = weight_bits(model)
     budget = wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
     v = len(model.vocab)
     h = size_for_budget(args.kind, v, budget, args.bits)
     print(f"{args.kind}, {h} units, {_params(args.kind, v, h):,} weights of {args.bits} bits "
           f"(budget {budget:,} bits); {args.seconds:.0f} s of training, "
-          f"{torch.get_num_threads()} threads")
+          f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}")
     try:
         with tqdm(total=100, desc="train", unit="%", file=sys.stderr, leave=False) as bar:
             tn = train_network(args.kind, v, h, train, seconds=args.seconds, seed=args.seed,
-                               progress=lambda f: bar.update(int(100 * f) - bar.n))
+                               progress=lambda f: bar.update(int(100 * f) - bar.n), dev=dev,
+                               eval_every=args.keep_best or 1000)
     except ValueError as e:         # a training split too short for one batch
         ap.error(str(e))
     flt = eval_network(tn.net, val)
     quantize_params(tn.net, args.bits)
     print(f"  training steps      {tn.steps:,} ({tn.seconds:.0f} s)")
+    if dev is not None:
+        print(f"  kept                step {tn.best_step:,}, dev BPC {tn.best_dev:.4f} (the "
+              f"last {len(dev):,} characters of the training split)")
     print(f"  validation BPC      float {flt:.4f}"
           + (f", int{args.bits} {eval_network(tn.net, val):.4f}" if args.bits < 32 else ""))
     return 0

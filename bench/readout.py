@@ -115,6 +115,8 @@ def bpc(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 def integer_readout_logits(model, x: torch.Tensor) -> torch.Tensor:
     """The model file's own integer readout (:meth:`GoldenModel.readout_vector`) over raw
-    features ``(L, 2N)``, as real logits."""
+    features ``(L, 2N)``, as real logits; the features must be integers, as the network's are."""
+    if not torch.equal(x, x.round()):
+        raise ValueError("the integer readout takes integer features; these have fractions")
     return GoldenModel(model).readout_vector(x).to(torch.float64) \
         * 2.0 ** -model.config.logit_frac_bits

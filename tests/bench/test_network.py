@@ -35,6 +35,8 @@ def test_default_model_matches_golden():
     # the benchmark's readout over its feature matrix gives the same logits, as real numbers
     real = integer_readout_logits(model, feats.matrix(model.config.count_shift))
     assert torch.equal(real, res.logits.double() * 2.0 ** -model.config.logit_frac_bits)
+    with pytest.raises(ValueError, match="integer features"):
+        integer_readout_logits(model, feats.matrix(model.config.count_shift) + 0.5)
     # and the benchmark counts the readout's operations as the golden model does
     ops = _ops(from_model(model), feats, len(model.vocab))
     assert ops["readout_ops_per_char"] == res.readout_ops.sum().item() / len(ids)
