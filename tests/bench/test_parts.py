@@ -98,7 +98,12 @@ def test_baseline_command_sizes_to_the_model_and_prints_both_figures(tmp_path, c
     assert out.startswith(f"gru, {h} units, {_params('gru', len(m.vocab), h):,} weights of 8 "
                           f"bits (budget {budget:,} bits)")
     assert re.search(r"validation BPC +float \d+\.\d{4}, int8 \d+\.\d{4}", out)
-    for bad in (["--bits", "1"], ["--seconds", "0"], ["--kind", "rnn"]):
+    assert main(["--text", str(tpath), "--model", str(path), "--kind", "gru", "--seconds",
+                 "0.5", "--keep-best", "2"]) == 0
+    # the held-out end of the 5,400-character training split: a tenth
+    assert re.search(r"kept +step [\d,]+, dev BPC \d+\.\d{4} \(the last 540 characters",
+                     capsys.readouterr().out)
+    for bad in (["--bits", "1"], ["--seconds", "0"], ["--kind", "rnn"], ["--keep-best", "-1"]):
         with pytest.raises(SystemExit) as e:
             main(["--text", str(tpath), "--model", str(path), *bad])
         assert e.value.code == 2
@@ -108,3 +113,17 @@ def test_baseline_command_sizes_to_the_model_and_prints_both_figures(tmp_path, c
         main(["--text", str(tpath), "--model", str(path), "--seconds", "0.5"])
     assert e.value.code == 2
     assert "needs at least 4097 characters, got 3600" in capsys.readouterr().err
+
+
+def test_baseline_training_keeps_the_best_dev_weights():
+    from snnfpga.bench.baselines import eval_network, train_network
+
+    rng = np.random.default_rng(5)
+    ids = rng.integers(0, 5, 9000) * (rng.random(9000) < 0.7)
+    tn = train_network("gru", 5, 8, ids[:8000], seconds=1.0, batch=4, seq=16,
+                       dev=ids[8000:], eval_every=3)
+    assert tn.best_step is not None and 1 <= tn.best_step <= tn.steps
+    assert tn.best_step % 3 == 0 or tn.best_step == tn.steps
+    # the weights returned are those measured best on the dev text
+    assert eval_network(tn.net, ids[8000:]) == tn.best_dev
+    assert train_network("gru", 5, 8, ids[:8000], seconds=0.2, batch=4, seq=16).best_dev is None
