@@ -266,7 +266,7 @@ def main(argv=None) -> int:
     from ..model.data import read_text, split_text
     from ..model.readout_pass import dev_split
     from ..sw_driver.api import load
-    from .suite import weight_bits
+    from .suite import budget_bits
 
     ap = argparse.ArgumentParser(
         prog="python -m snnfpga.bench.baselines",
@@ -301,8 +301,7 @@ def main(argv=None) -> int:
     if args.keep_best:
         cut = len(train) - dev_split(train)
         train, dev = train[:cut], train[cut:]
-    wb = weight_bits(model)
-    budget = wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
+    budget = budget_bits(model)
     v = len(model.vocab)
     h = size_for_budget(args.kind, v, budget, args.bits)
     print(f"{args.kind}, {h} units, {_params(args.kind, v, h):,} weights of {args.bits} bits "

@@ -34,8 +34,8 @@ from .baselines import (
 )
 from .readout import bpc, fit_readout, integer_readout_logits, select
 
-__all__ = ["BenchConfig", "QUICK", "FULL", "run_bench", "weight_bits", "networks_per_seed",
-           "add_arguments", "run_from_args", "render", "main"]
+__all__ = ["BenchConfig", "QUICK", "FULL", "run_bench", "weight_bits", "budget_bits",
+           "networks_per_seed", "add_arguments", "run_from_args", "render", "main"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,12 @@ def weight_bits(model: SpikingModel) -> dict[str, int]:
         "leak": c.neurons * max(1, math.ceil(math.log2(c.leak_shift_max - c.leak_shift_min
                                                         + 1))),
     }
+
+
+def budget_bits(model: SpikingModel) -> int:
+    """The baselines' matched memory: the model's weights (input, recurrent, readout, bias)."""
+    wb = weight_bits(model)
+    return wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
 
 
 class _Run:
@@ -334,7 +340,7 @@ def run_bench(*, text_path, out_dir, cfg: BenchConfig = FULL, model=None, log=pr
                                                  model.config.membrane_bits)
               * (cfg.train_chars + 1 + len(run.val_ids)))
     wb = weight_bits(model)
-    budget = wb["input"] + wb["recurrent"] + wb["readout"] + wb["bias"]
+    budget = budget_bits(model)
     seeds = {}
     for seed in cfg.seeds:
         log(f"seed {seed}: readout ablation, pruning, quantization")
