@@ -185,9 +185,10 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
     With ``dev`` (text not in ``ids``), its BPC is measured every ``eval_every`` steps and at
     the end, and the weights of the best measurement are the ones returned.
     """
-    torch.manual_seed(seed)
-    net = CharRNN(kind, vocab_size, hidden) if kind in ("gru", "lstm") \
-        else ContextMLP(vocab_size, hidden)
+    with torch.random.fork_rng(devices=[]):   # seeded initial weights, global RNG untouched
+        torch.manual_seed(seed)
+        net = CharRNN(kind, vocab_size, hidden) if kind in ("gru", "lstm") \
+            else ContextMLP(vocab_size, hidden)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     data = torch.as_tensor(np.asarray(ids), dtype=torch.int64)
     if (len(data) - 1) // batch < seq:

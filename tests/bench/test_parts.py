@@ -126,4 +126,8 @@ def test_baseline_training_keeps_the_best_dev_weights():
     assert tn.best_step % 3 == 0 or tn.best_step == tn.steps
     # the weights returned are those measured best on the dev text
     assert eval_network(tn.net, ids[8000:]) == tn.best_dev
+    # the seed sets the network's initial weights without touching the caller's random state
+    torch.manual_seed(12345)
+    before = torch.random.get_rng_state()
     assert train_network("gru", 5, 8, ids[:8000], seconds=0.2, batch=4, seq=16).best_dev is None
+    assert torch.equal(torch.random.get_rng_state(), before)
