@@ -7,6 +7,7 @@ contiguous streams, state carried, then evaluated streaming on held-out text.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -179,12 +180,23 @@ class TrainedNet:
 def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, seconds: float,
                   seed: int = 0, batch: int = 32, seq: int = 128, lr: float = 1e-2,
                   progress=None, dev: np.ndarray | None = None,
-                  eval_every: int = 1000) -> TrainedNet:
+                  eval_every: int = 1000, qat_bits: int = 32,
+                  qat_share: float = 0.0) -> TrainedNet:
     """Train a baseline for a wall-clock budget on ``ids`` (streams carried across batches).
 
     With ``dev`` (text not in ``ids``), its BPC is measured every ``eval_every`` steps and at
     the end, and the weights of the best measurement are the ones returned.
+
+    With ``qat_bits < 32``, the last ``qat_share`` of the budget is quantisation-aware: each
+    step computes its loss and gradients with the weights rounded as :func:`quantize_params`
+    rounds them and applies the gradients to the float weights (a straight-through
+    estimate); from then on the dev text measures the rounded network, and only those
+    measurements compete for the best.
     """
+    if not 0.0 <= qat_share <= 1.0:
+        raise ValueError(f"the quantisation-aware share of the budget must be 0 to 1, not "
+                         f"{qat_share}")
+    qat_from = 1.0 - qat_share if qat_bits < 32 and qat_share > 0 else math.inf
     with torch.random.fork_rng(devices=[]):   # seeded initial weights, global RNG untouched
         torch.manual_seed(seed)
         net = CharRNN(kind, vocab_size, hidden) if kind in ("gru", "lstm") \
@@ -199,25 +211,35 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
     off = (seed * 7919) % max(len(data) // 2, 1)
     data = torch.cat([data[off:], data[:off]])
     t0 = time.monotonic()
-    steps, best = 0, None
+    steps, best, in_qat = 0, None, False
     while True:
         state = None
         for x, y in _batches(data, batch, seq):
             frac = min(1.0, (time.monotonic() - t0) / seconds)
             for g in opt.param_groups:
                 g["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            if frac >= qat_from and not in_qat:
+                in_qat, best = True, None      # the float phase's best is not a rounded one
+            if in_qat:
+                master = [p.detach().clone() for p in net.parameters()]
+                quantize_params(net, qat_bits)
             logits, state = net(x, state)
             state = net.detach(state)
             loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if in_qat:
+                with torch.no_grad():
+                    for p, m in zip(net.parameters(), master, strict=True):
+                        p.copy_(m)
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             steps += 1
             if progress is not None:
                 progress(frac)
             if dev is not None and (steps % eval_every == 0 or frac >= 1.0):
-                d = eval_network(net, dev)
+                d = eval_network(quantize_params(copy.deepcopy(net), qat_bits) if in_qat
+                                 else net, dev)
                 if best is None or d < best[1]:
                     best = (steps, d, {k: t.clone() for k, t in net.state_dict().items()})
             if frac >= 1.0:
@@ -288,10 +310,17 @@ def main(argv=None) -> int:
                     help="hold out the end of the training split (as snnfpga train does), "
                          "measure it every K steps and keep the best weights (default 0: "
                          "train on the whole split, keep the last weights, as the benchmark)")
+    ap.add_argument("--qat", type=float, default=0.0, metavar="SHARE",
+                    help="train the last SHARE of the time (0 to 1) quantisation-aware, with "
+                         "the weights rounded to --bits in every step (default 0: rounded "
+                         "after training only, as the benchmark)")
     args = ap.parse_args(argv)
     if not 2 <= args.bits <= 32 or args.seconds <= 0 or args.keep_best < 0:
         ap.error(f"--bits must be 2 to 32, --seconds positive and --keep-best not negative, "
                  f"not {args.bits}, {args.seconds} and {args.keep_best}")
+    if not 0.0 <= args.qat <= 1.0 or (args.qat and args.bits >= 32):
+        ap.error(f"--qat must be a share of the time from 0 to 1, with --bits below 32, not "
+                 f"{args.qat} with {args.bits} bits")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load(args.model)
@@ -306,13 +335,15 @@ def main(argv=None) -> int:
     v = len(model.vocab)
     h = size_for_budget(args.kind, v, budget, args.bits)
     print(f"{args.kind}, {h} units, {_params(args.kind, v, h):,} weights of {args.bits} bits "
-          f"(budget {budget:,} bits); {args.seconds:.0f} s of training, "
-          f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}")
+          f"(budget {budget:,} bits); {args.seconds:.0f} s of training"
+          + (f", the last {args.qat:.0%} quantisation-aware, " if args.qat else ", ")
+          + f"{torch.get_num_threads()} thread{'s' if torch.get_num_threads() != 1 else ''}")
     try:
         with tqdm(total=100, desc="train", unit="%", file=sys.stderr, leave=False) as bar:
             tn = train_network(args.kind, v, h, train, seconds=args.seconds, seed=args.seed,
                                progress=lambda f: bar.update(int(100 * f) - bar.n), dev=dev,
-                               eval_every=args.keep_best or 1000)
+                               eval_every=args.keep_best or 1000, qat_bits=args.bits,
+                               qat_share=args.qat)
     except ValueError as e:         # a training split too short for one batch
         ap.error(str(e))
     flt = eval_network(tn.net, val)

@@ -103,7 +103,11 @@ def test_baseline_command_sizes_to_the_model_and_prints_both_figures(tmp_path, c
     # the held-out end of the 5,400-character training split: a tenth
     assert re.search(r"kept +step [\d,]+, dev BPC \d+\.\d{4} \(the last 540 characters",
                      capsys.readouterr().out)
-    for bad in (["--bits", "1"], ["--seconds", "0"], ["--kind", "rnn"], ["--keep-best", "-1"]):
+    assert main(["--text", str(tpath), "--model", str(path), "--kind", "gru", "--bits", "4",
+                 "--seconds", "0.5", "--qat", "0.5"]) == 0
+    assert "of training, the last 50% quantisation-aware" in capsys.readouterr().out
+    for bad in (["--bits", "1"], ["--seconds", "0"], ["--kind", "rnn"], ["--keep-best", "-1"],
+                ["--qat", "1.5"], ["--qat", "-0.1"], ["--qat", "0.5", "--bits", "32"]):
         with pytest.raises(SystemExit) as e:
             main(["--text", str(tpath), "--model", str(path), *bad])
         assert e.value.code == 2
@@ -131,3 +135,25 @@ def test_baseline_training_keeps_the_best_dev_weights():
     before = torch.random.get_rng_state()
     assert train_network("gru", 5, 8, ids[:8000], seconds=0.2, batch=4, seq=16).best_dev is None
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_quantisation_aware_baseline_keeps_float_weights_and_judges_them_rounded():
+    import copy
+
+    from snnfpga.bench.baselines import eval_network, quantize_params, train_network
+
+    rng = np.random.default_rng(6)
+    ids = rng.integers(0, 5, 9000) * (rng.random(9000) < 0.7)
+    tn = train_network("lstm", 5, 8, ids[:8000], seconds=1.0, batch=4, seq=16,
+                       dev=ids[8000:], eval_every=3, qat_bits=4, qat_share=1.0)
+    rounded = quantize_params(copy.deepcopy(tn.net), 4)
+    # the gradients of the rounded network update float weights, which stay off the grid
+    assert any(not torch.equal(p, q) for p, q in
+               zip(tn.net.parameters(), rounded.parameters(), strict=True))
+    # and the best kept is the one whose rounding measured best
+    assert eval_network(rounded, ids[8000:]) == tn.best_dev
+    for share in (-0.1, 1.1):
+        with pytest.raises(ValueError, match="quantisation-aware share of the budget must be 0 "
+                                             "to 1, not"):
+            train_network("lstm", 5, 8, ids[:8000], seconds=0.1, batch=4, seq=16,
+                          qat_bits=4, qat_share=share)
