@@ -318,9 +318,8 @@ def main(argv=None) -> int:
     if not 2 <= args.bits <= 32 or args.seconds <= 0 or args.keep_best < 0:
         ap.error(f"--bits must be 2 to 32, --seconds positive and --keep-best not negative, "
                  f"not {args.bits}, {args.seconds} and {args.keep_best}")
-    if not 0.0 <= args.qat <= 1.0 or (args.qat and args.bits >= 32):
-        ap.error(f"--qat must be a share of the time from 0 to 1, with --bits below 32, not "
-                 f"{args.qat} with {args.bits} bits")
+    if args.qat and args.bits >= 32:     # its range is train_network's to check
+        ap.error(f"--qat needs --bits below 32, not {args.bits}")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load(args.model)
@@ -344,7 +343,7 @@ def main(argv=None) -> int:
                                progress=lambda f: bar.update(int(100 * f) - bar.n), dev=dev,
                                eval_every=args.keep_best or 1000, qat_bits=args.bits,
                                qat_share=args.qat)
-    except ValueError as e:         # a training split too short for one batch
+    except ValueError as e:         # a training split too short for one batch, a bad --qat
         ap.error(str(e))
     flt = eval_network(tn.net, val)
     quantize_params(tn.net, args.bits)
