@@ -181,7 +181,7 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
                   seed: int = 0, batch: int = 32, seq: int = 128, lr: float = 1e-2,
                   progress=None, dev: np.ndarray | None = None,
                   eval_every: int = 1000, qat_bits: int = 32,
-                  qat_share: float = 0.0) -> TrainedNet:
+                  qat_share: float = 0.0, per_row: bool = False) -> TrainedNet:
     """Train a baseline for a wall-clock budget on ``ids`` (streams carried across batches).
 
     With ``dev`` (text not in ``ids``), its BPC is measured every ``eval_every`` steps and at
@@ -191,7 +191,7 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
     step computes its loss and gradients with the weights rounded as :func:`quantize_params`
     rounds them and applies the gradients to the float weights (a straight-through
     estimate); from then on the dev text measures the rounded network, and only those
-    measurements compete for the best.
+    measurements compete for the best. ``per_row`` is :func:`quantize_params`'s.
     """
     if not 0.0 <= qat_share <= 1.0:
         raise ValueError(f"the quantisation-aware share of the budget must be 0 to 1, not "
@@ -222,7 +222,7 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
                 in_qat, best = True, None      # the float phase's best is not a rounded one
             if in_qat:
                 master = [p.detach().clone() for p in net.parameters()]
-                quantize_params(net, qat_bits)
+                quantize_params(net, qat_bits, per_row)
             logits, state = net(x, state)
             state = net.detach(state)
             loss = F.cross_entropy(logits.reshape(-1, vocab_size), y.reshape(-1))
@@ -238,8 +238,8 @@ def train_network(kind: str, vocab_size: int, hidden: int, ids: np.ndarray, *, s
             if progress is not None:
                 progress(frac)
             if dev is not None and (steps % eval_every == 0 or frac >= 1.0):
-                d = eval_network(quantize_params(copy.deepcopy(net), qat_bits) if in_qat
-                                 else net, dev)
+                d = eval_network(quantize_params(copy.deepcopy(net), qat_bits, per_row)
+                                 if in_qat else net, dev)
                 if best is None or d < best[1]:
                     best = (steps, d, {k: t.clone() for k, t in net.state_dict().items()})
             if frac >= 1.0:
@@ -264,18 +264,29 @@ def eval_network(net: nn.Module, ids: np.ndarray, chunk: int = 4096) -> float:
 
 
 @torch.no_grad()
-def quantize_params(net: nn.Module, bits: int) -> nn.Module:
+def quantize_params(net: nn.Module, bits: int, per_row: bool = False) -> nn.Module:
     """Round every weight tensor of ``net`` in place to a signed ``bits``-bit grid.
 
-    One scale per tensor, its largest magnitude on the largest level (``bits >= 32``: no-op).
+    One scale per tensor, its largest magnitude on the largest level (``bits >= 32``: no-op);
+    with ``per_row``, one scale per row of each matrix (per output unit), set by that row's
+    largest magnitude, vectors (biases) still one scale each.
     """
     if bits >= 32:
         return net
     top = (1 << (bits - 1)) - 1
     for p in net.parameters():
-        scale = p.abs().max().clamp_min(1e-12) / top
+        if per_row and p.dim() == 2:
+            scale = p.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / top
+        else:
+            scale = p.abs().max().clamp_min(1e-12) / top
         p.copy_((p / scale).round().clamp(-top - 1, top) * scale)
     return net
+
+
+def row_scales(net: nn.Module) -> int:
+    """How many scales :func:`quantize_params` keeps with ``per_row``: one per matrix row and
+    one per vector."""
+    return sum(p.shape[0] if p.dim() == 2 else 1 for p in net.parameters())
 
 
 def main(argv=None) -> int:
@@ -314,12 +325,16 @@ def main(argv=None) -> int:
                     help="train the last SHARE of the time (0 to 1) quantisation-aware, with "
                          "the weights rounded to --bits in every step (default 0: rounded "
                          "after training only, as the benchmark)")
+    ap.add_argument("--per-row", action="store_true",
+                    help="round with one scale per matrix row (per output unit) instead of one "
+                         "per tensor; the scales are not counted in the weight budget, and the "
+                         "command prints how many there are")
     args = ap.parse_args(argv)
     if not 2 <= args.bits <= 32 or args.seconds <= 0 or args.keep_best < 0:
         ap.error(f"--bits must be 2 to 32, --seconds positive and --keep-best not negative, "
                  f"not {args.bits}, {args.seconds} and {args.keep_best}")
-    if args.qat and args.bits >= 32:     # its range is train_network's to check
-        ap.error(f"--qat needs --bits below 32, not {args.bits}")
+    if (args.qat or args.per_row) and args.bits >= 32:  # --qat's range is train_network's
+        ap.error(f"--qat and --per-row need --bits below 32, not {args.bits}")
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load(args.model)
@@ -342,11 +357,13 @@ def main(argv=None) -> int:
             tn = train_network(args.kind, v, h, train, seconds=args.seconds, seed=args.seed,
                                progress=lambda f: bar.update(int(100 * f) - bar.n), dev=dev,
                                eval_every=args.keep_best or 1000, qat_bits=args.bits,
-                               qat_share=args.qat)
+                               qat_share=args.qat, per_row=args.per_row)
     except ValueError as e:         # a training split too short for one batch, a bad --qat
         ap.error(str(e))
     flt = eval_network(tn.net, val)
-    quantize_params(tn.net, args.bits)
+    quantize_params(tn.net, args.bits, args.per_row)
+    if args.per_row:
+        print(f"  scales              {row_scales(tn.net):,}, one a row (outside the budget)")
     print(f"  training steps      {tn.steps:,} ({tn.seconds:.0f} s)")
     if dev is not None:
         print(f"  kept                step {tn.best_step:,}, dev BPC {tn.best_dev:.4f} (the "

@@ -106,8 +106,15 @@ def test_baseline_command_sizes_to_the_model_and_prints_both_figures(tmp_path, c
     assert main(["--text", str(tpath), "--model", str(path), "--kind", "gru", "--bits", "4",
                  "--seconds", "0.5", "--qat", "0.5"]) == 0
     assert "of training, the last 50% quantisation-aware" in capsys.readouterr().out
+    assert main(["--text", str(tpath), "--model", str(path), "--kind", "lstm", "--bits", "4",
+                 "--seconds", "0.5", "--qat", "1.0", "--per-row"]) == 0
+    h = size_for_budget("lstm", len(m.vocab), budget, 4)
+    # W_ih and W_hh: 4h rows each, the output layer V, and one scale each for 3 vectors
+    assert (f"scales              {8 * h + len(m.vocab) + 3:,}, one a row"
+            in capsys.readouterr().out)
     for bad in (["--bits", "1"], ["--seconds", "0"], ["--kind", "rnn"], ["--keep-best", "-1"],
-                ["--qat", "1.5"], ["--qat", "-0.1"], ["--qat", "0.5", "--bits", "32"]):
+                ["--qat", "1.5"], ["--qat", "-0.1"], ["--qat", "0.5", "--bits", "32"],
+                ["--per-row", "--bits", "32"]):
         with pytest.raises(SystemExit) as e:
             main(["--text", str(tpath), "--model", str(path), *bad])
         assert e.value.code == 2
@@ -157,3 +164,32 @@ def test_quantisation_aware_baseline_keeps_float_weights_and_judges_them_rounded
                                              "to 1, not"):
             train_network("lstm", 5, 8, ids[:8000], seconds=0.1, batch=4, seq=16,
                           qat_bits=4, qat_share=share)
+
+
+def test_per_row_rounding_puts_each_rows_largest_weight_on_the_top_level():
+    from snnfpga.bench.baselines import CharRNN, quantize_params, row_scales
+
+    torch.manual_seed(0)
+    net = CharRNN("gru", 6, 5)
+    with torch.no_grad():
+        net.rnn.weight_hh_l0.mul_(torch.linspace(0.01, 3.0, 15).unsqueeze(1))  # unequal rows
+    before = {k: t.clone() for k, t in net.state_dict().items()}
+    quantize_params(net, 4, per_row=True)
+    for k, q in net.state_dict().items():
+        w = before[k]
+        if w.dim() == 2:
+            scale = w.abs().amax(dim=1, keepdim=True) / 7
+            levels = q / scale
+            assert torch.allclose(levels, levels.round(), atol=1e-4)
+            assert torch.all(levels.round().abs().amax(dim=1) == 7)   # every row reaches 7
+            assert levels.round().min() >= -8
+        else:
+            scale = w.abs().max() / 7
+            assert torch.allclose(q / scale, (w / scale).round().clamp(-8, 7) * 1.0, atol=1e-4)
+    # one scale a tensor rounds the smallest row of weight_hh to 0, a scale a row does not
+    per_tensor = CharRNN("gru", 6, 5)
+    per_tensor.load_state_dict(before)
+    quantize_params(per_tensor, 4)
+    assert torch.count_nonzero(per_tensor.rnn.weight_hh_l0[0]) == 0
+    assert torch.count_nonzero(net.rnn.weight_hh_l0[0]) == 5
+    assert row_scales(net) == 15 + 15 + 6 + 3    # rows of W_ih, W_hh, output; three biases
