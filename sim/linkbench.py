@@ -21,6 +21,21 @@ from ..sw_driver.protocol import max_frame_bytes
 from .vboard import VirtualBoard
 
 
+def line_figures(cycles_per_char: float, clock_mhz: float, baud: int, frame: int) -> dict:
+    """What a real board's serial line allows, against its core's time a character.
+
+    8N1: ten bits on the line a byte. ``frame`` is the bytes of one CHARS frame (one character
+    a frame). The keep-up rates are the highest baud rates at which the line, not the core,
+    bounds ``GENERATE``: with one byte a character and with one CHARS frame a character.
+    """
+    chip_us = cycles_per_char / clock_mhz
+    byte_us, frame_us = 1e6 * 10 / baud, 1e6 * 10 * frame / baud
+    chip, wire = 1e6 / chip_us, baud / 10 / frame
+    return {"chip_us": chip_us, "byte_us": byte_us, "frame_us": frame_us, "wire": wire,
+            "chip": chip, "board": min(chip, wire), "bound": "core" if chip < wire else "line",
+            "keep_up_byte": 10 * 1e6 / chip_us, "keep_up_frame": 10 * frame * 1e6 / chip_us}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m snnfpga.sim.linkbench", description=__doc__)
     p.add_argument("--model", default=None)
@@ -50,8 +65,7 @@ def main(argv=None) -> int:
         c = dev.counters()
         dev.close()
     frame = max_frame_bytes(1)
-    wire = a.baud / 10 / frame
-    chip_us = c["cycles"] / c["tokens"] / a.clock_mhz
+    f = line_figures(c["cycles"] / c["tokens"], a.clock_mhz, a.baud, frame)
     print(f"virtual board: build {build}; HELLO with the weights' CRC {hello_s:.2f} s")
     print(f"  characters generated        {n}")
     print(f"  end to end                  {n / gen_s:.0f} chars/s (host, TCP, simulated UART "
@@ -59,9 +73,13 @@ def main(argv=None) -> int:
     print(f"  simulated                   {c['cycles'] / gen_s / 1e6:.2f} M core cycles/s, "
           f"{c['cycles'] / c['tokens']:.0f} cycles per character fed")
     print(f"a real board at {a.baud} baud, {a.clock_mhz:g} MHz:")
-    print(f"  wire bound                  {wire:.0f} chars/s ({frame} bytes a CHARS frame)")
-    print(f"  chip time per character     {chip_us:.0f} us; one byte on the line "
-          f"{1e6 * 10 / a.baud:.0f} us, one CHARS frame {1e6 * 10 * frame / a.baud:.0f} us")
+    print(f"  wire bound                  {f['wire']:.0f} chars/s ({frame} bytes a CHARS "
+          f"frame)")
+    print(f"  chip time per character     {f['chip_us']:.0f} us; one byte on the line "
+          f"{f['byte_us']:.0f} us, one CHARS frame {f['frame_us']:.0f} us")
+    print(f"  GENERATE                    {f['board']:.0f} chars/s, bound by the {f['bound']}")
+    print(f"  the core keeps up with      the line below {f['keep_up_byte']:,.0f} baud at a byte "
+          f"a character, {f['keep_up_frame']:,.0f} at a CHARS frame a character")
     print(f"total wall time {time.monotonic() - t0:.1f} s")
     return 0
 
