@@ -24,16 +24,17 @@ from .vboard import VirtualBoard
 def line_figures(cycles_per_char: float, clock_mhz: float, baud: int, frame: int) -> dict:
     """What a real board's serial line allows, against its core's time a character.
 
-    8N1: ten bits on the line a byte. ``frame`` is the bytes of one CHARS frame (one character
-    a frame). The keep-up rates are the highest baud rates at which the line, not the core,
-    bounds ``GENERATE``: with one byte a character and with one CHARS frame a character.
+    ``frame`` is the bytes of one CHARS frame (one character a frame). The keep-up rates are
+    the highest baud rates at which the line, not the core, bounds ``GENERATE``: with one byte
+    a character and with one CHARS frame a character.
     """
+    bits = 10                                   # 8N1: start, eight data bits, stop
     chip_us = cycles_per_char / clock_mhz
-    byte_us, frame_us = 1e6 * 10 / baud, 1e6 * 10 * frame / baud
-    chip, wire = 1e6 / chip_us, baud / 10 / frame
-    return {"chip_us": chip_us, "byte_us": byte_us, "frame_us": frame_us, "wire": wire,
-            "chip": chip, "board": min(chip, wire), "bound": "core" if chip < wire else "line",
-            "keep_up_byte": 10 * 1e6 / chip_us, "keep_up_frame": 10 * frame * 1e6 / chip_us}
+    chip, wire = 1e6 / chip_us, baud / bits / frame
+    return {"chip_us": chip_us, "byte_us": 1e6 * bits / baud, "frame_us": 1e6 / wire,
+            "wire": wire, "chip": chip, "board": min(chip, wire),
+            "bound": "core" if chip < wire else "line",
+            "keep_up_byte": bits * chip, "keep_up_frame": bits * frame * chip}
 
 
 def main(argv=None) -> int:
@@ -65,13 +66,14 @@ def main(argv=None) -> int:
         c = dev.counters()
         dev.close()
     frame = max_frame_bytes(1)
-    f = line_figures(c["cycles"] / c["tokens"], a.clock_mhz, a.baud, frame)
+    cycles_per_char = c["cycles"] / c["tokens"]
+    f = line_figures(cycles_per_char, a.clock_mhz, a.baud, frame)
     print(f"virtual board: build {build}; HELLO with the weights' CRC {hello_s:.2f} s")
     print(f"  characters generated        {n}")
     print(f"  end to end                  {n / gen_s:.0f} chars/s (host, TCP, simulated UART "
           f"and gateware)")
     print(f"  simulated                   {c['cycles'] / gen_s / 1e6:.2f} M core cycles/s, "
-          f"{c['cycles'] / c['tokens']:.0f} cycles per character fed")
+          f"{cycles_per_char:.0f} cycles per character fed")
     print(f"a real board at {a.baud} baud, {a.clock_mhz:g} MHz:")
     print(f"  wire bound                  {f['wire']:.0f} chars/s ({frame} bytes a CHARS "
           f"frame)")
